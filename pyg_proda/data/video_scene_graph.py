@@ -14,8 +14,8 @@ One video is one :class:`VideoSceneGraph`, a :class:`~torch_geometric.data.Heter
 * graph level: ``y`` float ``[1, C]``, optional ``frame_labels`` float
   ``[T, C]``, ``num_frames`` (T), ``num_tracks`` and ``video_id``.
 
-Batching with :class:`torch_geometric.loader.DataLoader` offsets ``track`` by
-``num_tracks`` so that tracks of different videos never collide; frames are
+Batching with :class:`torch_geometric.loader.DataLoader` offsets ``track``
+(and any ``*_track`` attribute) by ``num_tracks`` so that tracks of different videos never collide; frames are
 kept per video and are told apart by ``(batch, frame)``.
 """
 from dataclasses import dataclass, field
@@ -60,7 +60,9 @@ class VideoSceneGraph(HeteroData):
     """
     def __inc__(self, key: str, value: Any, store=None, *args,
                 **kwargs) -> Any:
-        if key == 'track':
+        # `track` and graph-level `*_track` attributes (e.g. the tracks of
+        # ground-truth actions) are offset so videos never share a track.
+        if key == 'track' or key.endswith('_track'):
             return int(self.num_tracks)
         return super().__inc__(key, value, store, *args, **kwargs)
 
