@@ -16,10 +16,12 @@ from pyg_proda.data.homogeneous import (
     to_homogeneous,
 )
 from pyg_proda.data.networkx import to_networkx
+from pyg_proda.data.action_spec import ActionSpec, ActionSpecSampler
 
 __all__ = [
     'AG_EDGE_DIMS', 'EDGE_TYPES', 'NODE_TYPES', 'Detection', 'Relation',
     'SchemaError', 'VideoSceneGraph', 'build_video_graph',
     'geometry_features', 'validate_video_graph', 'edge_type_layout',
-    'frame_group', 'to_homogeneous', 'to_networkx'
+    'frame_group', 'to_homogeneous', 'to_networkx', 'ActionSpec',
+    'ActionSpecSampler'
 ]

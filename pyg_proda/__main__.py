@@ -1,0 +1,19 @@
+r"""Command line: ``python -m pyg_proda {fit,validate,test,predict} --config
+configs/synthetic.yaml`` (LightningCLI) and ``python -m pyg_proda explain``
+(figures)."""
+import sys
+from typing import List, Optional
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == 'explain':
+        from pyg_proda.viz.explain import main as explain_main
+        explain_main(argv[1:])
+        return
+    from pyg_proda.training.cli import run_cli
+    run_cli(argv)
+
+
+if __name__ == '__main__':
+    main()

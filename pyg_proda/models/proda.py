@@ -1,0 +1,231 @@
+r"""The ProDA model: encoder, prompt-guided VGPNN branches, readouts, heads,
+fusion and reconstruction (paper Sec. 3, Fig. 2)."""
+from dataclasses import dataclass, field
+from typing import Dict, List
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Data
+
+from pyg_proda.nn import (
+    DynamicPrompt,
+    SimplePrompt,
+    SpatioTemporalEncoder,
+    SSGReadout,
+    VGPNNConv,
+    edge_pair_index,
+    encoder_groups,
+    make_norm,
+    vgpnn_groups,
+)
+
+
+@dataclass
+class ProDAOutput:
+    r"""Everything :class:`ProDA` computes for a batch of ``B`` videos with
+    ``N`` nodes and ``E`` relations (``C`` action classes)."""
+    a_s: Tensor  # [B, C + 1] specified-action (SAP) branch logits
+    a_u: Tensor  # [B, C + 1] unspecified-action (UAP) branch logits
+    a_t: Tensor  # [B, C] fused (total) logits
+    a_m: Tensor  # [B, C] logits from the features before disentanglement
+    frame_weights: Dict[str, Tensor]  # head -> [B, T] readout weights s
+    frame_mask: Tensor  # [B, T] frames that hold nodes
+    f_o: Tensor  # [N, H] encoder features (reconstruction target)
+    f_s: Tensor  # [N, H] SAP-branch node features
+    f_u: Tensor  # [N, H] UAP-branch node features
+    f_r: Tensor  # [N, H] reconstruction of f_o from the fused features
+    g_s: Tensor  # [B, H] SAP-branch graph vectors
+    g_u: Tensor  # [B, H] UAP-branch graph vectors
+    fusion_gate: Tensor  # [N, 1] delta of Eq. 6
+    edge_gates: List[Tensor] = field(default_factory=list)  # per layer [E, 2]
+
+
+def _mlp_head(channels: int, out_channels: int, dropout: float) -> nn.Module:
+    # Dropout, Linear, LN, GELU, then the classifier (design facts §7).
+    return nn.Sequential(nn.Dropout(dropout), nn.Linear(channels, channels),
+                         nn.LayerNorm(channels), nn.GELU(),
+                         nn.Linear(channels, out_channels))
+
+
+class ProDA(nn.Module):
+    r"""Prompt-guided disentangled representation for multi-label action
+    recognition on spatio-temporal scene graphs.
+
+    The homogeneous view of a batch (:func:`pyg_proda.data.to_homogeneous`)
+    is embedded (node features, box, object class, node type), encoded by a
+    :class:`~pyg_proda.nn.SpatioTemporalEncoder` into :math:`F_o`, then
+    parsed twice by the same stack of :class:`~pyg_proda.nn.VGPNNConv`
+    layers: once guided by the specified-action prompt (SAP) and once by the
+    unspecified-action prompt (UAP), each prompt module applied before every
+    layer and the normalisation after it. Readouts give :math:`a_s` and
+    :math:`a_u` over :math:`C + 1` classes (the last is "no action"). A gate
+    :math:`\delta = \sigma(\mathrm{Net}_2([F_u, F_s]))` fuses the branches,
+    :math:`F = \delta F_u + (1 - \delta) F_s`, which gives :math:`a_t`
+    and the reconstruction :math:`F_r = \mathrm{Net}_1(F)` of :math:`F_o`.
+    :math:`a_m` reads :math:`F_o` directly.
+
+    Args:
+        in_channels (int): Node feature size ``F``.
+        num_classes (int): Number of action classes ``C``.
+        edge_dim (int): Width of the homogeneous ``edge_attr``.
+        hidden_channels (int): Hidden size. (default: :obj:`768`)
+        heads (int): Attention heads. (default: :obj:`12`)
+        num_encoder_layers (int): Encoder blocks. (default: :obj:`1`)
+        num_layers (int): VGPNN layers. (default: :obj:`3`)
+        num_temporal_layers (int): Temporal blocks in each VGPNN link step.
+            (default: :obj:`2`)
+        num_prompts (int): Candidate prompts of the DPM. (default: :obj:`10`)
+        num_node_classes (int): Object vocabulary size for the class
+            embedding. (default: :obj:`36`)
+        max_frames (int): Maximum frames per video. (default: :obj:`16`)
+        dropout (float): Dropout. (default: :obj:`0.1`)
+        prompt (str): ``'dynamic'`` (DPM) or ``'simple'``.
+            (default: :obj:`'dynamic'`)
+        norm (str): ``'vgnorm'``, ``'layer'``, ``'batch'``, ``'graph'`` or
+            ``'none'``. (default: :obj:`'vgnorm'`)
+
+    Example:
+        >>> from torch_geometric.loader import DataLoader
+        >>> from pyg_proda.data import to_homogeneous
+        >>> from pyg_proda.datasets import SyntheticSSG
+        >>> ds = SyntheticSSG('/tmp/ssg', num_videos=8)
+        >>> view = to_homogeneous(next(iter(DataLoader(ds, batch_size=4))))
+        >>> model = ProDA(ds[0]["person"].x.size(1), ds.num_classes, 26,
+        ...               hidden_channels=32, heads=2)
+        >>> spec = torch.zeros(4, ds.num_classes)
+        >>> out = model(view, spec, 1 - spec)
+        >>> out.a_t.shape == (4, ds.num_classes)
+        True
+    """
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        edge_dim: int,
+        hidden_channels: int = 768,
+        heads: int = 12,
+        num_encoder_layers: int = 1,
+        num_layers: int = 3,
+        num_temporal_layers: int = 2,
+        num_prompts: int = 10,
+        num_node_classes: int = 36,
+        max_frames: int = 16,
+        dropout: float = 0.1,
+        prompt: str = 'dynamic',
+        norm: str = 'vgnorm',
+    ):
+        super().__init__()
+        self.in_channels = in_channels
+        self.num_classes = num_classes
+        self.edge_dim = edge_dim
+        self.hidden_channels = H = hidden_channels
+        self.max_frames = max_frames
+        self.prompt_type = prompt
+        self.norm_type = norm
+
+        # Trunk: features, box, object class and node type (design facts §3).
+        self.lin_x = nn.Sequential(nn.Linear(in_channels, H), nn.GELU(),
+                                   nn.Dropout(dropout), nn.Linear(H, H))
+        self.lin_box = nn.Sequential(nn.Linear(4, H), nn.LayerNorm(H),
+                                     nn.GELU())
+        self.cls_emb = nn.Embedding(num_node_classes, H)
+        self.type_emb = nn.Embedding(2, H)
+        self.encoder = SpatioTemporalEncoder(H, heads=heads,
+                                             num_layers=num_encoder_layers,
+                                             dropout=dropout,
+                                             max_frames=max_frames)
+
+        if prompt == 'dynamic':
+            self.prompt_s = DynamicPrompt(num_classes, H, num_prompts)
+            self.prompt_u = DynamicPrompt(num_classes, H, num_prompts)
+        elif prompt == 'simple':
+            self.prompt_s = SimplePrompt(num_classes, H)
+            self.prompt_u = SimplePrompt(num_classes, H)
+        else:
+            raise ValueError(f"Unknown prompt type '{prompt}' (expected "
+                             f"'dynamic' or 'simple')")
+        # One VGPNN stack shared by both branches.
+        self.convs = nn.ModuleList([
+            VGPNNConv(H, H, edge_dim, heads=heads,
+                      num_temporal_layers=num_temporal_layers,
+                      dropout=dropout, max_frames=max_frames)
+            for _ in range(num_layers)
+        ])
+        self.norms = nn.ModuleList(
+            [make_norm(norm, H, max_frames) for _ in range(num_layers)])
+
+        self.readout_s = SSGReadout(H, dropout, max_frames)
+        self.readout_u = SSGReadout(H, dropout, max_frames)
+        self.readout_t = SSGReadout(H, dropout, max_frames)
+        self.readout_m = SSGReadout(H, dropout, max_frames)
+        self.head_s = _mlp_head(H, num_classes + 1, dropout)
+        self.head_u = _mlp_head(H, num_classes + 1, dropout)
+        self.head_t = _mlp_head(H, num_classes, dropout)
+        self.head_m = _mlp_head(H, num_classes, dropout)
+
+        # Net2 (fusion gate) and Net1 (reconstruction), Eq. 6-7.
+        self.gate = nn.Sequential(nn.Linear(2 * H, H), nn.GELU(),
+                                  nn.Dropout(dropout), nn.Linear(H, H // 2),
+                                  nn.LayerNorm(H // 2), nn.GELU(),
+                                  nn.Linear(H // 2, 1))
+        self.reconstruct = nn.Sequential(
+            nn.Dropout(dropout), nn.Linear(H, H), nn.GELU(),
+            nn.Dropout(dropout), nn.Linear(H, H), nn.GELU(),
+            nn.Dropout(dropout), nn.Linear(H, H), nn.LayerNorm(H), nn.GELU())
+
+    def classifier_heads(self) -> Dict[str, nn.Module]:
+        r"""The modules that stage 2 re-initialises and trains."""
+        return {'head_t': self.head_t, 'head_m': self.head_m}
+
+    def encode(self, view: Data) -> Tensor:
+        r"""Embeds and encodes the nodes of :obj:`view` into :math:`F_o`."""
+        h = (self.lin_x(view.x) + self.lin_box(view.box) +
+             self.cls_emb(view.cls) + self.type_emb(view.node_type))
+        groups = encoder_groups(view.batch, view.frame, view.track)
+        return self.encoder(h, view.batch, view.frame, view.track, groups)
+
+    def branch(self, f: Tensor, view: Data, spec: Tensor, prompt: nn.Module,
+               groups, batch_size: int):
+        r"""Runs the shared VGPNN stack guided by one prompt."""
+        gates = []
+        for conv, norm in zip(self.convs, self.norms):
+            f = prompt(f, spec, view.batch)
+            f, gate = conv(f, view.edge_index, view.edge_attr,
+                           view.edge_frame, None, return_gates=True,
+                           groups=groups)
+            f = norm(f, view.batch, view.frame, batch_size)
+            gates.append(gate)
+        return f, gates
+
+    def forward(self, view: Data, sap: Tensor, uap: Tensor) -> ProDAOutput:
+        r"""Args:
+            view (Data): Homogeneous view of a batch
+                (:func:`pyg_proda.data.to_homogeneous`).
+            sap (Tensor): ``[B, C]`` multi-hot specified-action prompt.
+            uap (Tensor): ``[B, C]`` multi-hot unspecified-action prompt.
+        """
+        B = sap.size(0)
+        # Attention groups are built once and shared by every layer.
+        groups = vgpnn_groups(edge_pair_index(view.edge_index, view.edge_type,
+                                              view.track))
+        f_o = self.encode(view)
+        f_s, gates_s = self.branch(f_o, view, sap, self.prompt_s, groups, B)
+        f_u, _ = self.branch(f_o, view, uap, self.prompt_u, groups, B)
+
+        delta = torch.sigmoid(self.gate(torch.cat([f_u, f_s], dim=-1)))
+        fused = delta * f_u + (1 - delta) * f_s  # [N, H]
+        f_r = self.reconstruct(fused)
+
+        weights = {}
+        g_s, weights['s'], mask = self.readout_s(f_s, view.batch, view.frame, B)
+        g_u, weights['u'], _ = self.readout_u(f_u, view.batch, view.frame, B)
+        g_t, weights['t'], _ = self.readout_t(fused, view.batch, view.frame, B)
+        # a_m is a probe: it reads the encoder features without shaping them.
+        g_m, weights['m'], _ = self.readout_m(f_o.detach(), view.batch,
+                                              view.frame, B)
+        return ProDAOutput(
+            a_s=self.head_s(g_s), a_u=self.head_u(g_u),
+            a_t=self.head_t(g_t), a_m=self.head_m(g_m),
+            frame_weights=weights, frame_mask=mask, f_o=f_o, f_s=f_s,
+            f_u=f_u, f_r=f_r, g_s=g_s, g_u=g_u, fusion_gate=delta,
+            edge_gates=gates_s)

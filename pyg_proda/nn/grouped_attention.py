@@ -1,0 +1,298 @@
+r"""Self-attention within groups of rows of a ragged tensor.
+
+Every "attend within a group" step of ProDA (the temporal link step of
+:class:`~pyg_proda.nn.VGPNNConv` over the frames of one edge pair, the
+spatial attention of :class:`~pyg_proda.nn.SpatioTemporalEncoder` within one
+``(graph, frame)`` and its temporal attention along one track) is the same
+primitive: multi-head scaled dot-product attention in which row :math:`i`
+attends to every row :math:`j` of its own group. Groups have arbitrary sizes;
+nothing is padded. The all-pairs index is built once per batch by
+:func:`make_groups` (outside the hot path, so that :func:`torch.compile`
+sees no data-dependent shapes) and can be reused by several layers.
+"""
+from typing import Callable, NamedTuple, Optional, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.nn import Dropout, LayerNorm, Linear, Module
+from torch_geometric.utils import scatter, softmax
+
+#: Implementations of :class:`GroupedSelfAttention`.
+IMPLS = ('scatter', 'sdpa')
+
+
+class AttentionGroups(NamedTuple):
+    r"""The precomputed layout of a group assignment, built by
+    :func:`make_groups`.
+
+    Args:
+        query (Tensor): Row of the query of each ordered pair of rows that
+            share a group, including ``(i, i)``; :math:`\sum_g |g|^2` pairs
+            sorted by query ``[P]``.
+        key (Tensor): Row of the key of each pair ``[P]``.
+        index (Tensor): Position of each row in a padded ``[G, L]`` layout
+            (``group * L + rank in group``), ``L`` the largest group of this
+            batch ``[n]``; used by ``impl='sdpa'``.
+        mask (Tensor): Valid positions of the padded layout ``[G, L]``.
+    """
+    query: Tensor
+    key: Tensor
+    index: Tensor
+    mask: Tensor
+
+    def to(self, *args, **kwargs) -> 'AttentionGroups':
+        r"""Moves every tensor, like :meth:`torch.Tensor.to`."""
+        return AttentionGroups(*(t.to(*args, **kwargs) for t in self))
+
+
+def make_groups(group: Tensor,
+                num_groups: Optional[int] = None) -> AttentionGroups:
+    r"""Builds the :class:`AttentionGroups` of a group assignment.
+
+    Rows with the same id in :obj:`group` attend to each other. Ids need not
+    be consecutive; negative ids are not allowed.
+
+    Args:
+        group (Tensor): Group id of every row ``[n]`` (long).
+        num_groups (int, optional): If given, ids are taken as consecutive
+            ``0..num_groups-1`` and not re-indexed. (default: :obj:`None`)
+
+    Raises:
+        ValueError: if :obj:`group` is not a 1-D integer tensor, holds a
+            negative id or an id not below :obj:`num_groups`.
+
+    Example:
+        >>> g = make_groups(torch.tensor([0, 1, 0]))
+        >>> g.query.tolist(), g.key.tolist()
+        ([0, 0, 1, 2, 2], [0, 2, 1, 0, 2])
+    """
+    if group.dim() != 1 or group.is_floating_point():
+        raise ValueError(f"make_groups: 'group' must be a 1-D integer tensor "
+                         f"(got dtype {group.dtype}, shape "
+                         f"{tuple(group.shape)})")
+    n = group.numel()
+    device = group.device
+    if n == 0:
+        empty = torch.zeros(0, dtype=torch.long, device=device)
+        mask = torch.zeros(0, 1, dtype=torch.bool, device=device)
+        return AttentionGroups(empty, empty, empty, mask)
+    if int(group.min()) < 0:
+        raise ValueError("make_groups: group ids must be non-negative")
+    if num_groups is None:
+        group = torch.unique(group, return_inverse=True)[1]
+        num_groups = int(group.max()) + 1
+    elif int(group.max()) >= num_groups:
+        raise ValueError(f"make_groups: group id {int(group.max())} is out "
+                         f"of range for num_groups={num_groups}")
+    # Rows sorted by group; `ptr[g]` is the first sorted position of group g.
+    perm = torch.argsort(group, stable=True)
+    count = torch.bincount(group, minlength=num_groups)  # [num_groups]
+    ptr = torch.cumsum(count, dim=0) - count
+    sizes = count[group[perm]]  # group size of every sorted query
+    query = perm.repeat_interleave(sizes)  # [P]
+    # Position of each pair inside its query's block gives the key's rank.
+    block_start = torch.cumsum(sizes, dim=0) - sizes
+    rank = (torch.arange(query.numel(), device=device) -
+            block_start.repeat_interleave(sizes))
+    key = perm[ptr[group[query]] + rank]
+    # Sort the pairs by (query, key).
+    order = torch.argsort(query * n + key)
+
+    # Padded layout: rank of each row in its group, in row order.
+    L = max(int(count.max()), 1)
+    index = torch.empty_like(group)
+    index[perm] = (group[perm] * L + torch.arange(n, device=device) -
+                   ptr[group[perm]])
+    mask = torch.zeros(num_groups * L, dtype=torch.bool, device=device)
+    mask[index] = True
+    mask = mask.view(num_groups, L)
+    # An empty group (possible with explicit `num_groups`) keeps one valid
+    # key so that its padded rows never see an all-masked softmax.
+    mask[:, 0] = True
+    return AttentionGroups(query[order], key[order], index, mask)
+
+
+class GroupedSelfAttention(Module):
+    r"""Multi-head scaled dot-product self-attention within groups.
+
+    .. math::
+        \mathbf{y}_i = \mathbf{W}_o \, \Big\Vert_{h=1}^{H} \sum_{j \in
+        \mathcal{G}(i)} \alpha^h_{ij} \mathbf{W}^h_v \mathbf{x}_j, \qquad
+        \alpha^h_{ij} = \mathrm{softmax}_{j \in \mathcal{G}(i)} \left(
+        \frac{(\mathbf{W}^h_q \mathbf{x}_i)^{\top}
+        \mathbf{W}^h_k \mathbf{x}_j}{\sqrt{C / H}} \right)
+
+    where :math:`\mathcal{G}(i)` is the group of row :math:`i`. The layer is
+    permutation-equivariant; order inside a group (e.g. frames) must be
+    encoded in :obj:`x` (positional embeddings) by the caller. Parameters
+    mirror :class:`torch.nn.MultiheadAttention` (``lin_qkv`` is its
+    ``in_proj``, ``lin_out`` its ``out_proj``).
+
+    Args:
+        channels (int): Size :math:`C` of each row.
+        heads (int, optional): Number of heads :math:`H`; must divide
+            :obj:`channels`. (default: :obj:`1`)
+        dropout (float, optional): Dropout on the attention weights.
+            (default: :obj:`0.0`)
+        bias (bool, optional): Biases in the projections.
+            (default: :obj:`True`)
+        impl (str, optional): ``'scatter'`` computes the attention edge-wise
+            over the :math:`\sum_g |g|^2` pairs with
+            :func:`torch_geometric.utils.softmax` and
+            :func:`torch_geometric.utils.scatter`; ``'sdpa'`` pads the rows
+            to the largest group *of the batch* and calls
+            :func:`torch.nn.functional.scaled_dot_product_attention` (less
+            memory and fused kernels on GPU; same result).
+            (default: :obj:`'scatter'`)
+
+    Raises:
+        ValueError: if :obj:`heads` does not divide :obj:`channels` or
+            :obj:`impl` is unknown.
+
+    Example:
+        >>> attn = GroupedSelfAttention(8, heads=2)
+        >>> x = torch.randn(5, 8)
+        >>> groups = make_groups(torch.tensor([0, 0, 1, 1, 1]))
+        >>> attn(x, groups).shape
+        torch.Size([5, 8])
+    """
+    def __init__(self, channels: int, heads: int = 1, dropout: float = 0.0,
+                 bias: bool = True, impl: str = 'scatter'):
+        super().__init__()
+        if channels % heads != 0:
+            raise ValueError(f"GroupedSelfAttention: heads ({heads}) must "
+                             f"divide channels ({channels})")
+        if impl not in IMPLS:
+            raise ValueError(f"GroupedSelfAttention: unknown impl '{impl}' "
+                             f"(expected one of {list(IMPLS)})")
+        self.impl = impl
+        self.channels = channels
+        self.heads = heads
+        self.dropout = dropout
+        self.lin_qkv = Linear(channels, 3 * channels, bias=bias)
+        self.lin_out = Linear(channels, channels, bias=bias)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        r"""Resets all learnable parameters of the module."""
+        # Same initialisation as torch.nn.MultiheadAttention.
+        torch.nn.init.xavier_uniform_(self.lin_qkv.weight)
+        if self.lin_qkv.bias is not None:
+            torch.nn.init.zeros_(self.lin_qkv.bias)
+        self.lin_out.reset_parameters()
+        if self.lin_out.bias is not None:
+            torch.nn.init.zeros_(self.lin_out.bias)
+
+    def forward(self, x: Tensor, groups: AttentionGroups) -> Tensor:
+        r"""Runs the layer.
+
+        Args:
+            x (Tensor): Rows ``[n, C]``.
+            groups (AttentionGroups): From :func:`make_groups` on the group
+                id of each row.
+
+        Returns:
+            Tensor: ``[n, C]``.
+        """
+        n = x.size(0)
+        H, D = self.heads, self.channels // self.heads
+        if self.impl == 'sdpa':
+            return self.lin_out(self._sdpa(x, groups))
+        q, k, v = self.lin_qkv(x).view(n, 3, H, D).unbind(dim=1)  # [n, H, D]
+        query, key = groups.query, groups.key
+        alpha = (q.index_select(0, query) * k.index_select(0, key)).sum(-1)
+        alpha = alpha * (D**-0.5)  # [P, H]
+        alpha = softmax(alpha, query, num_nodes=n)
+        alpha = F.dropout(alpha, p=self.dropout, training=self.training)
+        msg = v.index_select(0, key) * alpha.unsqueeze(-1)  # [P, H, D]
+        out = scatter(msg, query, dim=0, dim_size=n, reduce='sum')
+        return self.lin_out(out.reshape(n, H * D))
+
+    def _sdpa(self, x: Tensor, groups: AttentionGroups) -> Tensor:
+        n = x.size(0)
+        H, D = self.heads, self.channels // self.heads
+        G, L = groups.mask.size(0), groups.mask.size(1)
+        qkv = self.lin_qkv(x)  # [n, 3 * C]
+        padded = qkv.new_zeros(G * L, 3 * H * D).index_copy(
+            0, groups.index, qkv)
+        # [3, G, H, L, D]
+        q, k, v = padded.view(G, L, 3, H, D).permute(2, 0, 3, 1, 4).unbind(0)
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=groups.mask.view(G, 1, 1, L),
+            dropout_p=self.dropout if self.training else 0.0)  # [G, H, L, D]
+        out = out.transpose(1, 2).reshape(G * L, H * D)
+        return out.index_select(0, groups.index).view(n, H * D)
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}({self.channels}, '
+                f'heads={self.heads}, impl={self.impl})')
+
+
+class GroupedTransformerBlock(Module):
+    r"""A post-norm Transformer encoder layer whose self-attention is
+    :class:`GroupedSelfAttention`, i.e. the ragged counterpart of
+    :class:`torch.nn.TransformerEncoderLayer` (``norm_first=False``):
+
+    .. math::
+        \mathbf{h} &= \mathrm{LN}_1(\mathbf{x} +
+        \mathrm{Dropout}(\mathrm{Attn}(\mathbf{x}))) \\
+        \mathbf{y} &= \mathrm{LN}_2(\mathbf{h} + \mathrm{Dropout}(
+        \mathbf{W}_2 \, \mathrm{Dropout}(\sigma(\mathbf{W}_1 \mathbf{h}))))
+
+    Args:
+        channels (int): Size of each row.
+        heads (int, optional): Number of attention heads. (default: :obj:`1`)
+        ff_channels (int, optional): Hidden size of the feed-forward network.
+            (default: :obj:`4 * channels`)
+        dropout (float, optional): Dropout probability. (default: :obj:`0.1`)
+        activation (str or callable, optional): ``'gelu'``, ``'relu'`` or a
+            callable. (default: :obj:`'gelu'`)
+        impl (str, optional): Attention implementation, see
+            :class:`GroupedSelfAttention`. (default: :obj:`'scatter'`)
+
+    Example:
+        >>> block = GroupedTransformerBlock(8, heads=2)
+        >>> groups = make_groups(torch.tensor([0, 0, 1]))
+        >>> block(torch.randn(3, 8), groups).shape
+        torch.Size([3, 8])
+    """
+    def __init__(self, channels: int, heads: int = 1,
+                 ff_channels: Optional[int] = None, dropout: float = 0.1,
+                 activation: Union[str, Callable[[Tensor], Tensor]] = 'gelu',
+                 impl: str = 'scatter'):
+        super().__init__()
+        self.channels = channels
+        self.heads = heads
+        self.ff_channels = ff_channels or 4 * channels
+        if isinstance(activation, str):
+            if activation not in ('gelu', 'relu'):
+                raise ValueError(f"GroupedTransformerBlock: unknown "
+                                 f"activation '{activation}'")
+            activation = F.gelu if activation == 'gelu' else F.relu
+        self.activation = activation
+        self.attn = GroupedSelfAttention(channels, heads, dropout=dropout,
+                                         impl=impl)
+        self.lin1 = Linear(channels, self.ff_channels)
+        self.lin2 = Linear(self.ff_channels, channels)
+        self.norm1 = LayerNorm(channels)
+        self.norm2 = LayerNorm(channels)
+        self.dropout = Dropout(dropout)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
+
+    def reset_parameters(self) -> None:
+        r"""Resets all learnable parameters of the module."""
+        for module in (self.attn, self.lin1, self.lin2, self.norm1,
+                       self.norm2):
+            module.reset_parameters()
+
+    def forward(self, x: Tensor, groups: AttentionGroups) -> Tensor:
+        r"""Runs the block on rows ``x`` ``[n, C]``; returns ``[n, C]``."""
+        x = self.norm1(x + self.dropout1(self.attn(x, groups)))
+        h = self.lin2(self.dropout(self.activation(self.lin1(x))))
+        return self.norm2(x + self.dropout2(h))
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}({self.channels}, '
+                f'heads={self.heads}, ff_channels={self.ff_channels})')

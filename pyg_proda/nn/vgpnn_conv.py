@@ -1,0 +1,287 @@
+r"""The video graph parsing layer of ProDA (VGPNN, paper App. B)."""
+from typing import Optional, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.nn import (
+    GELU,
+    Dropout,
+    Embedding,
+    LayerNorm,
+    Linear,
+    ModuleList,
+    Sequential,
+)
+from torch_geometric.nn import MessagePassing
+from torch_geometric.nn.norm import MessageNorm
+
+from pyg_proda.nn.grouped_attention import (
+    AttentionGroups,
+    GroupedTransformerBlock,
+    make_groups,
+)
+
+
+def edge_pair_index(edge_index: Tensor, edge_type: Tensor, track: Tensor,
+                    batch: Optional[Tensor] = None) -> Tensor:
+    r"""Consecutive id of the *edge pair* of every edge: edges with the same
+    source track, destination track and relation type (in any frame) share
+    one pair, whose frames form one sequence of the VGPNN link step.
+
+    Tracks are unique over a batch of :class:`~pyg_proda.data.VideoSceneGraph`
+    objects, so the ids never mix videos; :obj:`batch` (the graph of each
+    node) is added to the key for inputs whose tracks restart per video.
+
+    Args:
+        edge_index (Tensor): ``[2, E]``.
+        edge_type (Tensor): Relation type of each edge ``[E]``.
+        track (Tensor): Track of each node ``[N]``.
+        batch (Tensor, optional): Graph of each node ``[N]``.
+            (default: :obj:`None`)
+
+    Returns:
+        Tensor: ``[E]`` long, values ``0..num_pairs-1``.
+
+    Example:
+        >>> edge_index = torch.tensor([[0, 2, 0], [1, 3, 3]])
+        >>> track = torch.tensor([0, 1, 0, 1])  # nodes 2, 3 = frame 1
+        >>> edge_pair_index(edge_index, torch.tensor([0, 0, 1]), track)
+        tensor([0, 0, 1])
+    """
+    src, dst = edge_index
+    keys = [track[src], track[dst], edge_type]
+    if batch is not None:
+        keys.insert(0, batch[src])
+    if src.numel() == 0:
+        return src.new_zeros(0)
+    return torch.unique(torch.stack(keys, dim=0), dim=1,
+                        return_inverse=True)[1]
+
+
+def vgpnn_groups(edge_pair: Tensor) -> AttentionGroups:
+    r"""The :class:`~pyg_proda.nn.AttentionGroups` of the ``2E`` directed
+    message edges of :class:`VGPNNConv` (first the ``E`` messages to the
+    destinations, then the ``E`` messages to the sources): one group per
+    edge pair and direction. Build it once per batch and pass it as
+    :obj:`groups` to every layer to keep the forward pass free of
+    data-dependent shapes.
+
+    Example:
+        >>> g = vgpnn_groups(torch.tensor([0, 0]))
+        >>> g.query.tolist(), g.key.tolist()
+        ([0, 0, 1, 1, 2, 2, 3, 3], [0, 1, 0, 1, 2, 3, 2, 3])
+    """
+    return make_groups(torch.cat([2 * edge_pair, 2 * edge_pair + 1]))
+
+
+class VGPNNConv(MessagePassing):
+    r"""The video graph parsing layer of ProDA (App. B, Eq. 9-12), with
+    the receiver-state messages of the authors' code.
+
+    Every edge :math:`(j, k)` of frame :math:`t` is used in both
+    directions: it sends one message to its destination :math:`k` and one
+    to its source :math:`j`. The direction is known to the link function
+    because its input is ordered ``[receiver, sender, relation]`` (in the
+    authors' star graph :math:`A_j = E([h, e_j, o_j])` goes to the person,
+    :math:`B_j = E([o_j, e_j, h])` to object :math:`j`). For the message
+    to receiver :math:`i` from sender :math:`s`:
+
+    .. math::
+        \mathbf{F}^{(t)}_{is} &= \mathrm{TransformerBlocks}_{L}\big(
+        \mathrm{EdgeMLP}([\mathbf{x}_i \Vert \mathbf{x}_s \Vert
+        \mathbf{r}_{is}]) + \mathbf{p}_t\big) \\
+        a^{(t)}_{is} &= \sigma(\mathbf{w}^{\top} \mathbf{F}^{(t)}_{is} + b) \\
+        \mathbf{m}_i &= \sum_{s \in \mathcal{N}(i)} a_{is} \,
+        \mathrm{GELU}(\mathbf{W}_m [\mathbf{x}_i \Vert \mathbf{F}_{is}] +
+        \mathbf{b}_m) \\
+        \mathbf{x}'_i &= \mathrm{GELU}(\mathbf{W}_u (\mathbf{W}_r
+        \mathbf{x}_i + \mathbf{m}_i) + \mathbf{b}_u)
+
+    The :math:`L` Transformer blocks (Eq. 9) attend over the frames of one
+    *edge pair* (same source track, destination track and relation type,
+    see :func:`edge_pair_index`) and one direction, ordered by the learned
+    frame embedding :math:`\mathbf{p}_t`; frames where the pair is absent
+    are simply missing from the sequence. Nodes without edges receive
+    :math:`\mathbf{m}_i = 0`. Normalisation (e.g.
+    :class:`~pyg_proda.nn.VGNorm`) is left to the caller.
+
+    Args:
+        in_channels (int): Size of each input node feature.
+        out_channels (int): Size of each output node feature (and of the
+            link states :math:`\mathbf{F}`).
+        edge_dim (int): Size of the relation features
+            :math:`\mathbf{r}`.
+        heads (int, optional): Heads of the temporal attention; must divide
+            :obj:`out_channels`. (default: :obj:`12`)
+        num_temporal_layers (int, optional): Number :math:`L` of temporal
+            Transformer blocks. (default: :obj:`2`)
+        dropout (float, optional): Dropout probability. (default: :obj:`0.1`)
+        max_frames (int, optional): Number of frame embeddings.
+            (default: :obj:`16`)
+        ff_channels (int, optional): Feed-forward size of the temporal
+            blocks. (default: :obj:`4 * out_channels`)
+        message_norm (bool, optional): If :obj:`True`, rescale the
+            aggregated message with :class:`~torch_geometric.nn.norm.MessageNorm`
+            (``learn_scale=True``) before the residual add, as the authors'
+            code does. (default: :obj:`False`)
+        attention_impl (str, optional): Implementation of the temporal
+            attention, ``'scatter'`` or ``'sdpa'`` (see
+            :class:`~pyg_proda.nn.GroupedSelfAttention`).
+            (default: :obj:`'scatter'`)
+        **kwargs (optional): Additional arguments of
+            :class:`torch_geometric.nn.conv.MessagePassing`.
+
+    Shapes:
+        - **input:** node features :math:`(|\mathcal{V}|, F_{in})`, edge
+          indices :math:`(2, |\mathcal{E}|)`, edge features
+          :math:`(|\mathcal{E}|, D)`, edge frames and edge pairs
+          :math:`(|\mathcal{E}|)`
+        - **output:** node features :math:`(|\mathcal{V}|, F_{out})` or
+          :math:`((|\mathcal{V}|, F_{out}), (|\mathcal{E}|, 2))` with
+          :obj:`return_gates=True` (column 0: gate of the message to the
+          destination, column 1: to the source)
+
+    Example:
+        >>> conv = VGPNNConv(8, 16, edge_dim=3, heads=2)
+        >>> x = torch.randn(4, 8)
+        >>> edge_index = torch.tensor([[0, 2], [1, 3]])  # one pair, 2 frames
+        >>> edge_attr = torch.rand(2, 3)
+        >>> edge_frame = torch.tensor([0, 1])
+        >>> edge_pair = torch.tensor([0, 0])
+        >>> out, gates = conv(x, edge_index, edge_attr, edge_frame, edge_pair,
+        ...                   return_gates=True)
+        >>> out.shape, gates.shape
+        (torch.Size([4, 16]), torch.Size([2, 2]))
+    """
+    def __init__(self, in_channels: int, out_channels: int, edge_dim: int,
+                 heads: int = 12, num_temporal_layers: int = 2,
+                 dropout: float = 0.1, max_frames: int = 16,
+                 ff_channels: Optional[int] = None,
+                 message_norm: bool = False,
+                 attention_impl: str = 'scatter', **kwargs):
+        kwargs.setdefault('aggr', 'add')
+        super().__init__(**kwargs)
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.edge_dim = edge_dim
+        self.heads = heads
+        self.num_temporal_layers = num_temporal_layers
+        self.dropout = dropout
+        self.max_frames = max_frames
+        self.ff_channels = ff_channels or 4 * out_channels
+
+        # Link function E (Eq. 9, before the temporal blocks).
+        self.edge_mlp = Sequential(
+            Linear(2 * in_channels + edge_dim, out_channels),
+            GELU(),
+            Dropout(dropout),
+            Linear(out_channels, out_channels),
+            LayerNorm(out_channels),
+            GELU(),
+        )
+        self.frame_emb = Embedding(max_frames, out_channels)
+        self.temporal = ModuleList([
+            GroupedTransformerBlock(out_channels, heads, self.ff_channels,
+                                    dropout, impl=attention_impl)
+            for _ in range(num_temporal_layers)
+        ])
+        self.lin_gate = Linear(out_channels, 1)  # Eq. 10
+        self.lin_msg = Linear(in_channels + out_channels, out_channels)
+        self.lin_res = Linear(in_channels, out_channels, bias=False)
+        self.lin_update = Linear(out_channels, out_channels)  # Eq. 12
+        if message_norm:
+            if in_channels != out_channels:
+                raise ValueError("VGPNNConv: 'message_norm' needs "
+                                 "in_channels == out_channels")
+            self.msg_norm: Optional[MessageNorm] = MessageNorm(True)
+        else:
+            self.msg_norm = None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        r"""Resets all learnable parameters of the module."""
+        super().reset_parameters()
+        for module in self.edge_mlp:
+            if hasattr(module, 'reset_parameters'):
+                module.reset_parameters()
+        self.frame_emb.reset_parameters()
+        for block in self.temporal:
+            block.reset_parameters()
+        for lin in (self.lin_gate, self.lin_msg, self.lin_res,
+                    self.lin_update):
+            lin.reset_parameters()
+        if self.msg_norm is not None:
+            self.msg_norm.reset_parameters()
+
+    def forward(
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        edge_attr: Tensor,
+        edge_frame: Tensor,
+        edge_pair: Optional[Tensor],
+        return_gates: bool = False,
+        groups: Optional[AttentionGroups] = None,
+    ) -> Union[Tensor, Tuple[Tensor, Tensor]]:
+        r"""Runs the layer.
+
+        Args:
+            x (Tensor): Node features ``[N, in_channels]``.
+            edge_index (Tensor): ``[2, E]``.
+            edge_attr (Tensor): Relation features ``[E, edge_dim]``.
+            edge_frame (Tensor): Frame of each edge ``[E]``, in
+                ``0..max_frames-1``.
+            edge_pair (Tensor, optional): Edge pair of each edge ``[E]``
+                (:func:`edge_pair_index`); only used when :obj:`groups` is
+                :obj:`None`.
+            return_gates (bool, optional): Also return the gates ``[E, 2]``.
+                (default: :obj:`False`)
+            groups (AttentionGroups, optional): Precomputed
+                :func:`vgpnn_groups` of :obj:`edge_pair`, to keep the pass
+                free of graph breaks. (default: :obj:`None`)
+
+        Raises:
+            ValueError: if neither :obj:`edge_pair` nor :obj:`groups` is
+                given.
+        """
+        if groups is None:
+            if edge_pair is None:
+                raise ValueError("VGPNNConv: pass 'edge_pair' or 'groups'")
+            groups = vgpnn_groups(edge_pair)
+        src, dst = edge_index[0], edge_index[1]
+        num_edges = src.size(0)
+        # Directed message edges: first the messages to the destinations,
+        # then the messages to the sources. Row 0 = sender, row 1 = receiver.
+        sender = torch.cat([src, dst], dim=0)  # [2E]
+        receiver = torch.cat([dst, src], dim=0)
+        attr = torch.cat([edge_attr, edge_attr], dim=0)
+        frame = torch.cat([edge_frame, edge_frame], dim=0)
+
+        link_in = torch.cat([x.index_select(0, receiver),
+                             x.index_select(0, sender), attr], dim=-1)
+        link = self.edge_mlp(link_in) + self.frame_emb(frame)  # [2E, out]
+        for block in self.temporal:
+            link = block(link, groups)
+        gate = torch.sigmoid(self.lin_gate(link))  # [2E, 1]
+
+        m = self.propagate(torch.stack([sender, receiver], dim=0), x=x,
+                           link=link, gate=gate)  # [N, out]
+        if self.msg_norm is not None:
+            m = self.msg_norm(x, m)
+        out = F.gelu(self.lin_update(self.lin_res(x) + m))
+        if return_gates:
+            return out, gate.view(2, num_edges).t()
+        return out
+
+    def message(self, x_i: Tensor, link: Tensor, gate: Tensor) -> Tensor:
+        # Receiver-state message (authors' code): [x_receiver, F].
+        msg = F.dropout(torch.cat([x_i, link], dim=-1), p=self.dropout,
+                        training=self.training)
+        return gate * F.gelu(self.lin_msg(msg))
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}({self.in_channels}, '
+                f'{self.out_channels}, edge_dim={self.edge_dim}, '
+                f'heads={self.heads}, '
+                f'num_temporal_layers={self.num_temporal_layers})')

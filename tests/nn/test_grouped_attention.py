@@ -1,0 +1,140 @@
+import pytest
+import torch
+from dense_reference import dense_attention, to_encoder_layer, to_mha
+
+from pyg_proda.nn import (
+    IMPLS,
+    GroupedSelfAttention,
+    GroupedTransformerBlock,
+    make_groups,
+)
+
+
+def ragged(sizes, channels=8, seed=0):
+    r"""Rows of groups of the given sizes, in a shuffled order, plus their
+    padded ``[G, L, C]`` layout and mask."""
+    gen = torch.Generator().manual_seed(seed)
+    G, L = len(sizes), max(sizes)
+    dense = torch.randn(G, L, channels, generator=gen, dtype=torch.float64)
+    mask = torch.arange(L).view(1, L) < torch.tensor(sizes).view(G, 1)
+    rows = mask.nonzero()  # [n, 2] (group, position)
+    perm = torch.randperm(rows.size(0), generator=gen)
+    rows = rows[perm]
+    return dense[rows[:, 0], rows[:, 1]], rows[:, 0], dense, mask, rows
+
+
+def test_make_groups_pairs():
+    group = torch.tensor([4, 1, 4, 1, 1, 7])
+    g = make_groups(group)
+    pairs = set(zip(g.query.tolist(), g.key.tolist()))
+    expected = {(i, j) for i in range(6) for j in range(6)
+                if group[i] == group[j]}
+    assert pairs == expected
+    assert g.query.numel() == 2 * 2 + 3 * 3 + 1
+    assert torch.all(g.query[1:] >= g.query[:-1])  # sorted by query
+    # Padded layout: groups 1, 4, 7 -> 0, 1, 2; largest group has 3 rows.
+    assert g.mask.tolist() == [[True] * 3, [True, True, False],
+                               [True, False, False]]
+    assert g.index.tolist() == [3, 0, 4, 1, 2, 6]
+    # Explicit consecutive ids give the same layout.
+    g2 = make_groups(torch.tensor([1, 0, 1, 0, 0, 2]), num_groups=3)
+    for a, b in zip(g, g2):
+        assert torch.equal(a, b)
+
+
+def test_empty_group_with_explicit_num_groups():
+    g = make_groups(torch.tensor([0, 2, 2]), num_groups=3)
+    assert g.mask.tolist() == [[True, False], [True, False], [True, True]]
+    x = torch.randn(3, 4, requires_grad=True)
+    attn = GroupedSelfAttention(4)
+    out = [attn(x, g)]
+    attn.impl = 'sdpa'
+    out.append(attn(x, g))
+    assert torch.allclose(out[0], out[1], atol=1e-6)
+    out[1].sum().backward()
+    assert torch.isfinite(x.grad).all()
+
+
+def test_make_groups_errors_and_empty():
+    with pytest.raises(ValueError, match='non-negative'):
+        make_groups(torch.tensor([0, -1]))
+    with pytest.raises(ValueError, match='out of range'):
+        make_groups(torch.tensor([0, 3]), num_groups=3)
+    with pytest.raises(ValueError, match='1-D integer'):
+        make_groups(torch.tensor([0.0, 1.0]))
+    g = make_groups(torch.zeros(0, dtype=torch.long))
+    assert g.query.numel() == 0
+    for impl in IMPLS:
+        attn = GroupedSelfAttention(4, impl=impl)
+        assert attn(torch.zeros(0, 4), g).shape == (0, 4)
+
+
+@pytest.mark.parametrize('impl', IMPLS)
+@pytest.mark.parametrize('heads', [1, 2, 4])
+def test_attention_matches_dense_mha(heads, impl):
+    sizes = [1, 5, 3, 7, 2]
+    x, group, dense, mask, rows = ragged(sizes)
+    attn = GroupedSelfAttention(8, heads=heads, impl=impl).double().eval()
+    out = attn(x, make_groups(group))
+    ref = dense_attention([to_mha(attn)], dense, mask)
+    assert torch.allclose(out, ref[rows[:, 0], rows[:, 1]], atol=1e-10)
+
+
+@pytest.mark.parametrize('impl', IMPLS)
+def test_block_matches_torch_encoder_layer(impl):
+    sizes = [4, 1, 6, 2]
+    x, group, dense, mask, rows = ragged(sizes, seed=1)
+    block = GroupedTransformerBlock(8, heads=2, ff_channels=16, impl=impl)
+    block = block.double()
+    block.eval()
+    out = block(x, make_groups(group))
+    ref = dense_attention([to_encoder_layer(block)], dense, mask)
+    assert torch.allclose(out, ref[rows[:, 0], rows[:, 1]], atol=1e-10)
+
+
+@pytest.mark.parametrize('impl', IMPLS)
+def test_permutation_equivariance_and_singletons(impl):
+    x, group, *_ = ragged([3, 1, 4], seed=2)
+    block = GroupedTransformerBlock(8, heads=2, impl=impl).double().eval()
+    out = block(x, make_groups(group))
+    perm = torch.randperm(x.size(0))
+    out_perm = block(x[perm], make_groups(group[perm]))
+    assert torch.allclose(out_perm, out[perm], atol=1e-10)
+    # A group of one row attends only to itself: attention = out_proj(v).
+    attn = GroupedSelfAttention(8, heads=2, impl=impl).double()
+    single = attn(x, make_groups(torch.arange(x.size(0))))
+    v = attn.lin_qkv(x)[:, 16:]
+    assert torch.allclose(single, attn.lin_out(v), atol=1e-10)
+
+
+@pytest.mark.parametrize('impl', IMPLS)
+def test_gradients_reach_every_parameter(impl):
+    x, group, *_ = ragged([3, 2], seed=3)
+    x = x.float().requires_grad_()
+    block = GroupedTransformerBlock(8, heads=2, dropout=0.1, impl=impl)
+    block(x, make_groups(group)).square().sum().backward()
+    for name, p in block.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+        assert p.grad.abs().sum() > 0, name
+    assert torch.isfinite(x.grad).all()
+
+
+def test_errors_and_repr():
+    with pytest.raises(ValueError, match='must divide'):
+        GroupedSelfAttention(10, heads=3)
+    with pytest.raises(ValueError, match='activation'):
+        GroupedTransformerBlock(8, activation='tanh')
+    with pytest.raises(ValueError, match="unknown impl 'flash'"):
+        GroupedSelfAttention(8, impl='flash')
+    assert repr(GroupedSelfAttention(8, 2)) == \
+        'GroupedSelfAttention(8, heads=2, impl=scatter)'
+
+
+@pytest.mark.parametrize('impl', IMPLS)
+def test_compile_without_graph_breaks(impl):
+    x, group, *_ = ragged([3, 2, 4], seed=4)
+    x = x.float()
+    block = GroupedTransformerBlock(8, heads=2, impl=impl).eval()
+    groups = make_groups(group)
+    compiled = torch.compile(block, backend='eager', fullgraph=True)
+    assert torch.allclose(compiled(x, groups), block(x, groups), atol=1e-6)
