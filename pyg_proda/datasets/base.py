@@ -26,7 +26,11 @@ class SSGInMemoryDataset(InMemoryDataset):
         fd, tmp = tempfile.mkstemp(dir=folder, suffix='.tmp')
         os.close(fd)
         try:
-            torch.save((data.to_dict(), slices, data.__class__), tmp)
+            # Through a file object, so the temporary name is not recorded
+            # inside the archive (processed files stay byte-reproducible).
+            with open(tmp, 'wb') as f:
+                torch.save((data.to_dict(), slices, data.__class__), f)
+            os.chmod(tmp, 0o644)  # mkstemp creates 0600
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):

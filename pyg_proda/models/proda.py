@@ -83,6 +83,14 @@ class ProDA(nn.Module):
             (default: :obj:`'dynamic'`)
         norm (str): ``'vgnorm'``, ``'layer'``, ``'batch'``, ``'graph'`` or
             ``'none'``. (default: :obj:`'vgnorm'`)
+        attention_impl (str): Backend of the grouped attention,
+            ``'sdpa'`` (groups padded to the batch's largest group, fused
+            kernel) or ``'scatter'`` (all pairs, PyG softmax); both compute
+            the same function. (default: :obj:`'sdpa'`)
+        detach_probe (bool): Read :math:`a_m` from detached encoder
+            features, so that it is a probe of :math:`F_o` that never
+            shapes the encoder. :obj:`False` trains the encoder through
+            :math:`a_m` (the "encoder only" ablation). (default: :obj:`True`)
 
     Example:
         >>> from torch_geometric.loader import DataLoader
@@ -113,8 +121,11 @@ class ProDA(nn.Module):
         dropout: float = 0.1,
         prompt: str = 'dynamic',
         norm: str = 'vgnorm',
+        attention_impl: str = 'sdpa',
+        detach_probe: bool = True,
     ):
         super().__init__()
+        self.detach_probe = detach_probe
         self.in_channels = in_channels
         self.num_classes = num_classes
         self.edge_dim = edge_dim
@@ -133,7 +144,8 @@ class ProDA(nn.Module):
         self.encoder = SpatioTemporalEncoder(H, heads=heads,
                                              num_layers=num_encoder_layers,
                                              dropout=dropout,
-                                             max_frames=max_frames)
+                                             max_frames=max_frames,
+                                             attention_impl=attention_impl)
 
         if prompt == 'dynamic':
             self.prompt_s = DynamicPrompt(num_classes, H, num_prompts)
@@ -148,7 +160,8 @@ class ProDA(nn.Module):
         self.convs = nn.ModuleList([
             VGPNNConv(H, H, edge_dim, heads=heads,
                       num_temporal_layers=num_temporal_layers,
-                      dropout=dropout, max_frames=max_frames)
+                      dropout=dropout, max_frames=max_frames,
+                      attention_impl=attention_impl)
             for _ in range(num_layers)
         ])
         self.norms = nn.ModuleList(
@@ -221,8 +234,8 @@ class ProDA(nn.Module):
         g_u, weights['u'], _ = self.readout_u(f_u, view.batch, view.frame, B)
         g_t, weights['t'], _ = self.readout_t(fused, view.batch, view.frame, B)
         # a_m is a probe: it reads the encoder features without shaping them.
-        g_m, weights['m'], _ = self.readout_m(f_o.detach(), view.batch,
-                                              view.frame, B)
+        f_m = f_o.detach() if self.detach_probe else f_o
+        g_m, weights['m'], _ = self.readout_m(f_m, view.batch, view.frame, B)
         return ProDAOutput(
             a_s=self.head_s(g_s), a_u=self.head_u(g_u),
             a_t=self.head_t(g_t), a_m=self.head_m(g_m),

@@ -122,6 +122,8 @@ class ProDAModule(_EvalMixin, L.LightningModule):
         dropout: float = 0.1,
         prompt: str = 'dynamic',
         norm: str = 'vgnorm',
+        attention_impl: str = 'sdpa',
+        detach_probe: bool = True,
         stage: int = 1,
         init_from: Optional[str] = None,
         lr: float = 2e-4,
@@ -159,7 +161,9 @@ class ProDAModule(_EvalMixin, L.LightningModule):
                            num_prompts=num_prompts,
                            num_node_classes=num_node_classes,
                            max_frames=max_frames, dropout=dropout,
-                           prompt=prompt, norm=norm)
+                           prompt=prompt, norm=norm,
+                           attention_impl=attention_impl,
+                           detach_probe=detach_probe)
         self.sampler = ActionSpecSampler(num_classes, length=spec_length,
                                          uap=uap)
         terms = ['cls_s', 'cls_u', 'cls_t'] if stage == 1 else ['cls_t']
