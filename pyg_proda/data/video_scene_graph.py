@@ -15,8 +15,8 @@ One video is one :class:`VideoSceneGraph`, a :class:`~torch_geometric.data.Heter
   ``[T, C]``, ``num_frames`` (T), ``num_tracks`` and ``video_id``.
 
 Batching with :class:`torch_geometric.loader.DataLoader` offsets ``track``
-(and any ``*_track`` attribute) by ``num_tracks`` so that tracks of different videos never collide; frames are
-kept per video and are told apart by ``(batch, frame)``.
+(and any ``*_track`` attribute) by ``num_tracks`` so that tracks of
+different videos never collide; frames are kept per video and are told apart by ``(batch, frame)``.
 """
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
