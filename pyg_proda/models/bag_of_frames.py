@@ -43,6 +43,8 @@ class BagOfFrames(nn.Module):
                                    nn.GELU())
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * H, H),
                                   nn.GELU(), nn.Linear(H, num_classes))
+        # Same low prior as ProDA's classifiers.
+        nn.init.constant_(self.head[-1].bias, -2.0)
 
     def forward(self, view: Data, max_frames: int = 16) -> Tensor:
         B = view.num_frames.numel()

@@ -6,6 +6,7 @@ from typing import Dict, List
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
+from torch_geometric.utils import scatter
 
 from pyg_proda.nn import (
     DynamicPrompt,
@@ -40,11 +41,24 @@ class ProDAOutput:
     edge_gates: List[Tensor] = field(default_factory=list)  # per layer [E, 2]
 
 
-def _mlp_head(channels: int, out_channels: int, dropout: float) -> nn.Module:
-    # Dropout, Linear, LN, GELU, then the classifier (design facts §7).
-    return nn.Sequential(nn.Dropout(dropout), nn.Linear(channels, channels),
+class ClassifierHead(nn.Sequential):
+    r"""Dropout, Linear, LayerNorm, GELU, then the classifier (design facts
+    §7). The classifier's bias starts at :obj:`prior_logit`: multi-label
+    targets are mostly negative, and starting from a low prior spares the
+    first steps of training from learning just that."""
+    def __init__(self, channels: int, out_channels: int, dropout: float,
+                 prior_logit: float = -2.0):
+        super().__init__(nn.Dropout(dropout), nn.Linear(channels, channels),
                          nn.LayerNorm(channels), nn.GELU(),
                          nn.Linear(channels, out_channels))
+        self.prior_logit = prior_logit
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for m in self:
+            if hasattr(m, 'reset_parameters'):
+                m.reset_parameters()
+        nn.init.constant_(self[-1].bias, self.prior_logit)
 
 
 class ProDA(nn.Module):
@@ -52,7 +66,8 @@ class ProDA(nn.Module):
     recognition on spatio-temporal scene graphs.
 
     The homogeneous view of a batch (:func:`pyg_proda.data.to_homogeneous`)
-    is embedded (node features, box, object class, node type), encoded by a
+    is embedded (node features, box, object class, node type and the
+    multi-hot relations each node takes part in), encoded by a
     :class:`~pyg_proda.nn.SpatioTemporalEncoder` into :math:`F_o`, then
     parsed twice by the same stack of :class:`~pyg_proda.nn.VGPNNConv`
     layers: once guided by the specified-action prompt (SAP) and once by the
@@ -141,6 +156,8 @@ class ProDA(nn.Module):
                                      nn.GELU())
         self.cls_emb = nn.Embedding(num_node_classes, H)
         self.type_emb = nn.Embedding(2, H)
+        # Relations a node takes part in, as source and as destination.
+        self.lin_rel = nn.Linear(2 * edge_dim, H)
         self.encoder = SpatioTemporalEncoder(H, heads=heads,
                                              num_layers=num_encoder_layers,
                                              dropout=dropout,
@@ -171,10 +188,10 @@ class ProDA(nn.Module):
         self.readout_u = SSGReadout(H, dropout, max_frames)
         self.readout_t = SSGReadout(H, dropout, max_frames)
         self.readout_m = SSGReadout(H, dropout, max_frames)
-        self.head_s = _mlp_head(H, num_classes + 1, dropout)
-        self.head_u = _mlp_head(H, num_classes + 1, dropout)
-        self.head_t = _mlp_head(H, num_classes, dropout)
-        self.head_m = _mlp_head(H, num_classes, dropout)
+        self.head_s = ClassifierHead(H, num_classes + 1, dropout)
+        self.head_u = ClassifierHead(H, num_classes + 1, dropout)
+        self.head_t = ClassifierHead(H, num_classes, dropout)
+        self.head_m = ClassifierHead(H, num_classes, dropout)
 
         # Net2 (fusion gate) and Net1 (reconstruction), Eq. 6-7.
         self.gate = nn.Sequential(nn.Linear(2 * H, H), nn.GELU(),
@@ -192,8 +209,18 @@ class ProDA(nn.Module):
 
     def encode(self, view: Data) -> Tensor:
         r"""Embeds and encodes the nodes of :obj:`view` into :math:`F_o`."""
+        N = view.x.size(0)
+        src, dst = view.edge_index
+        # [N, 2 * edge_dim]: multi-hot relations of each node's frame, split
+        # by direction, so the encoder's temporal attention sees how a
+        # track's relations evolve.
+        rel = torch.cat([
+            scatter(view.edge_attr, src, 0, N, 'sum'),
+            scatter(view.edge_attr, dst, 0, N, 'sum'),
+        ], dim=-1)
         h = (self.lin_x(view.x) + self.lin_box(view.box) +
-             self.cls_emb(view.cls) + self.type_emb(view.node_type))
+             self.cls_emb(view.cls) + self.type_emb(view.node_type) +
+             self.lin_rel(rel))
         groups = encoder_groups(view.batch, view.frame, view.track)
         return self.encoder(h, view.batch, view.frame, view.track, groups)
 

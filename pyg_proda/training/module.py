@@ -194,9 +194,7 @@ class ProDAModule(_EvalMixin, L.LightningModule):
         for p in self.model.parameters():
             p.requires_grad_(False)
         for head in self.model.classifier_heads().values():
-            for m in head.modules():
-                if hasattr(m, 'reset_parameters'):
-                    m.reset_parameters()
+            head.reset_parameters()
             for p in head.parameters():
                 p.requires_grad_(True)
 
