@@ -42,7 +42,7 @@ def parse_args(argv: Optional[List[str]] = None):
     p.add_argument('--stage2-epochs', type=int, default=None)
     p.add_argument('--baseline-epochs', type=int, default=None)
     p.add_argument('--hidden', type=int, default=None)
-    p.add_argument('--batch-size', type=int, default=32)
+    p.add_argument('--batch-size', type=int, default=16)
     p.add_argument('--num-videos', type=int, default=None,
                    help='SyntheticSSG training videos')
     p.add_argument('--seed', type=int, default=0)
@@ -53,10 +53,10 @@ def parse_args(argv: Optional[List[str]] = None):
 
 def synthetic_settings(args) -> Dict:
     if args.quick:
-        s = dict(epochs=4, stage2=1, baseline=6, hidden=48, train=400,
-                 eval=150, heads=4, layers=1)
+        s = dict(epochs=3, stage2=1, baseline=6, hidden=32, train=300,
+                 eval=100, heads=4, layers=1)
     else:
-        s = dict(epochs=12, stage2=2, baseline=20, hidden=96, train=1500,
+        s = dict(epochs=12, stage2=2, baseline=20, hidden=64, train=1500,
                  eval=400, heads=4, layers=2)
     s['epochs'] = args.epochs or s['epochs']
     s['stage2'] = args.stage2_epochs if args.stage2_epochs is not None \
@@ -119,7 +119,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     # ProDA, stage 1.
     model_kw = dict(hidden_channels=s['hidden'], heads=s['heads'],
                     num_layers=s['layers'], num_temporal_layers=1,
-                    dropout=0.1, lr=1e-3, seed=args.seed)
+                    dropout=0.1, lr=2e-3, seed=args.seed)
     t0 = time.time()
     stage1 = ProDAModule(dm.in_channels, dm.num_classes, dm.edge_dim,
                          max_frames=dm.max_frames, **model_kw)
@@ -134,7 +134,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         t0 = time.time()
         stage2 = ProDAModule(dm.in_channels, dm.num_classes, dm.edge_dim,
                              max_frames=dm.max_frames, stage=2,
-                             init_from=best, **{**model_kw, 'lr': 5e-4})
+                             init_from=best, **{**model_kw, 'lr': 1e-3})
         tr2 = make_trainer(args, s['stage2'],
                            os.path.join(run_root, 'stage2'), 'val/a_t_map')
         tr2.fit(stage2, dm)
@@ -146,7 +146,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     t0 = time.time()
     base = BagOfFramesModule(dm.in_channels, dm.num_classes, dm.edge_dim,
                              hidden_channels=128, max_frames=dm.max_frames,
-                             seed=args.seed)
+                             lr=2e-3, seed=args.seed)
     trb = make_trainer(args, s['baseline'], os.path.join(run_root, 'base'),
                        'val/baseline_map')
     trb.fit(base, dm)
