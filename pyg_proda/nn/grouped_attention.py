@@ -10,7 +10,7 @@ nothing is padded. The all-pairs index is built once per batch by
 :func:`make_groups` (outside the hot path, so that :func:`torch.compile`
 sees no data-dependent shapes) and can be reused by several layers.
 """
-from typing import Callable, NamedTuple, Optional, Union
+from typing import Callable, NamedTuple, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -33,17 +33,33 @@ class AttentionGroups(NamedTuple):
         key (Tensor): Row of the key of each pair ``[P]``.
         index (Tensor): Position of each row in a padded ``[G, L]`` layout
             (``group * L + rank in group``), ``L`` the largest group of this
-            batch ``[n]``; used by ``impl='sdpa'``.
+            batch ``[n]``; used by ``impl='sdpa'`` when there is no packed
+            layout.
         mask (Tensor): Valid positions of the padded layout ``[G, L]``.
+        pack_index (Tensor, optional): Position of each row in a *packed*
+            ``[R, L_p]`` layout, used by ``impl='sdpa'`` when given: every
+            group gets a slot of the next power of two of its size, and the
+            slots, largest first, are laid end to end in rows of ``L_p``
+            (the largest slot) positions, so short groups share a row
+            instead of each being padded to ``L`` ``[n]``. Where that
+            would not save attention work (:math:`R L_p^2 \geq G L^2`, e.g.
+            equal-sized groups) it is the padded layout itself.
+        pack_mask (Tensor, optional): Block-diagonal attention mask of the
+            packed layout ``[R, L_p, L_p]``: query position ``p`` may attend
+            to key position ``q`` of the same group (and every position to
+            itself, so that no softmax row is empty).
     """
     query: Tensor
     key: Tensor
     index: Tensor
     mask: Tensor
+    pack_index: Optional[Tensor] = None
+    pack_mask: Optional[Tensor] = None
 
     def to(self, *args, **kwargs) -> 'AttentionGroups':
         r"""Moves every tensor, like :meth:`torch.Tensor.to`."""
-        return AttentionGroups(*(t.to(*args, **kwargs) for t in self))
+        return AttentionGroups(*(None if t is None else t.to(*args, **kwargs)
+                                 for t in self))
 
 
 def make_groups(group: Tensor,
@@ -76,7 +92,8 @@ def make_groups(group: Tensor,
     if n == 0:
         empty = torch.zeros(0, dtype=torch.long, device=device)
         mask = torch.zeros(0, 1, dtype=torch.bool, device=device)
-        return AttentionGroups(empty, empty, empty, mask)
+        return AttentionGroups(empty, empty, empty, mask, empty,
+                               mask.view(0, 1, 1))
     if int(group.min()) < 0:
         raise ValueError("make_groups: group ids must be non-negative")
     if num_groups is None:
@@ -85,19 +102,20 @@ def make_groups(group: Tensor,
     elif int(group.max()) >= num_groups:
         raise ValueError(f"make_groups: group id {int(group.max())} is out "
                          f"of range for num_groups={num_groups}")
-    # Rows sorted by group; `ptr[g]` is the first sorted position of group g.
+    # Rows sorted by group (stable, so ascending row id inside a group);
+    # `ptr[g]` is the first sorted position of group g.
     perm = torch.argsort(group, stable=True)
     count = torch.bincount(group, minlength=num_groups)  # [num_groups]
     ptr = torch.cumsum(count, dim=0) - count
-    sizes = count[group[perm]]  # group size of every sorted query
-    query = perm.repeat_interleave(sizes)  # [P]
-    # Position of each pair inside its query's block gives the key's rank.
+    # Pairs are emitted query by query in row order, each query's keys in
+    # ascending row order, i.e. already sorted by (query, key): pair `p` of
+    # query block `i` has the key at sorted position `ptr[group[i]] + p -
+    # block_start[i]`.
+    sizes = count[group]  # [n] group size of every query
+    query = torch.repeat_interleave(sizes)  # [P]
     block_start = torch.cumsum(sizes, dim=0) - sizes
-    rank = (torch.arange(query.numel(), device=device) -
-            block_start.repeat_interleave(sizes))
-    key = perm[ptr[group[query]] + rank]
-    # Sort the pairs by (query, key).
-    order = torch.argsort(query * n + key)
+    shift = (ptr[group] - block_start).repeat_interleave(sizes)
+    key = perm[torch.arange(query.numel(), device=device) + shift]
 
     # Padded layout: rank of each row in its group, in row order.
     L = max(int(count.max()), 1)
@@ -110,7 +128,40 @@ def make_groups(group: Tensor,
     # An empty group (possible with explicit `num_groups`) keeps one valid
     # key so that its padded rows never see an all-masked softmax.
     mask[:, 0] = True
-    return AttentionGroups(query[order], key[order], index, mask)
+    pack_index, pack_mask = _pack(group, perm, count, ptr, index, mask)
+    return AttentionGroups(query, key, index, mask, pack_index, pack_mask)
+
+
+def _pack(group: Tensor, perm: Tensor, count: Tensor, ptr: Tensor,
+          index: Tensor, mask: Tensor) -> Tuple[Tensor, Tensor]:
+    # Slot of 2^ceil(log2(size)) positions per non-empty group. Laid out
+    # largest first, every slot starts at a multiple of its own size, so
+    # no slot straddles a row of `L_p` (the largest slot) positions.
+    n, device = group.numel(), group.device
+    size = count.clamp(min=1).to(torch.float64)
+    slot = torch.where(count > 0, torch.exp2(torch.log2(size).ceil()),
+                       torch.zeros_like(size)).long()  # [G]
+    L = int(slot.max())
+    order = torch.argsort(slot, descending=True, stable=True)
+    start = torch.empty_like(slot)
+    start[order] = torch.cumsum(slot[order], dim=0) - slot[order]
+    rows = (int(slot.sum()) + L - 1) // L
+    G, L_pad = mask.shape
+    if rows * L * L >= G * L_pad * L_pad:
+        # No gain over one padded row per group: use that layout.
+        eye = torch.eye(L_pad, dtype=torch.bool, device=device)
+        return index, mask.unsqueeze(1) | eye
+    g_sorted = group[perm]
+    pack_index = torch.empty_like(group)
+    pack_index[perm] = (start[g_sorted] + torch.arange(n, device=device) -
+                        ptr[g_sorted])
+    owner = torch.full((rows * L, ), -1, dtype=torch.long, device=device)
+    owner[pack_index] = group
+    owner = owner.view(rows, L)
+    pack_mask = ((owner.unsqueeze(2) == owner.unsqueeze(1)) &
+                 (owner.unsqueeze(1) >= 0))
+    pack_mask |= torch.eye(L, dtype=torch.bool, device=device)
+    return pack_index, pack_mask  # [n], [R, L_p, L_p]
 
 
 class GroupedSelfAttention(Module):
@@ -140,10 +191,13 @@ class GroupedSelfAttention(Module):
         impl (str, optional): ``'scatter'`` computes the attention edge-wise
             over the :math:`\sum_g |g|^2` pairs with
             :func:`torch_geometric.utils.softmax` and
-            :func:`torch_geometric.utils.scatter`; ``'sdpa'`` pads the rows
-            to the largest group *of the batch* and calls
-            :func:`torch.nn.functional.scaled_dot_product_attention` (less
-            memory and fused kernels on GPU; same result).
+            :func:`torch_geometric.utils.scatter`; ``'sdpa'`` packs the
+            groups into rows (the ``pack_*`` layout of
+            :class:`AttentionGroups`, or one row per group padded to the
+            largest group of the batch without it) and calls
+            :func:`torch.nn.functional.scaled_dot_product_attention` with a
+            block-diagonal mask (less memory and fused kernels on GPU; same
+            result).
             (default: :obj:`'scatter'`)
 
     Raises:
@@ -212,17 +266,25 @@ class GroupedSelfAttention(Module):
     def _sdpa(self, x: Tensor, groups: AttentionGroups) -> Tensor:
         n = x.size(0)
         H, D = self.heads, self.channels // self.heads
-        G, L = groups.mask.size(0), groups.mask.size(1)
+        if groups.pack_index is not None and groups.pack_mask is not None:
+            # Packed rows with a block-diagonal mask: far less padding than
+            # one row per group when most groups are short.
+            index = groups.pack_index
+            G, L = groups.pack_mask.size(0), groups.pack_mask.size(1)
+            attn_mask = groups.pack_mask.view(G, 1, L, L)
+        else:
+            index = groups.index
+            G, L = groups.mask.size(0), groups.mask.size(1)
+            attn_mask = groups.mask.view(G, 1, 1, L)
         qkv = self.lin_qkv(x)  # [n, 3 * C]
-        padded = qkv.new_zeros(G * L, 3 * H * D).index_copy(
-            0, groups.index, qkv)
+        padded = qkv.new_zeros(G * L, 3 * H * D).index_copy(0, index, qkv)
         # [3, G, H, L, D]
         q, k, v = padded.view(G, L, 3, H, D).permute(2, 0, 3, 1, 4).unbind(0)
         out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=groups.mask.view(G, 1, 1, L),
+            q, k, v, attn_mask=attn_mask,
             dropout_p=self.dropout if self.training else 0.0)  # [G, H, L, D]
         out = out.transpose(1, 2).reshape(G * L, H * D)
-        return out.index_select(0, groups.index).view(n, H * D)
+        return out.index_select(0, index).view(n, H * D)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}({self.channels}, '

@@ -50,13 +50,25 @@ def edge_pair_index(edge_index: Tensor, edge_type: Tensor, track: Tensor,
         tensor([0, 0, 1])
     """
     src, dst = edge_index
+    if src.numel() == 0:
+        return src.new_zeros(0)
     keys = [track[src], track[dst], edge_type]
     if batch is not None:
         keys.insert(0, batch[src])
-    if src.numel() == 0:
-        return src.new_zeros(0)
-    return torch.unique(torch.stack(keys, dim=0), dim=1,
-                        return_inverse=True)[1]
+    stacked = torch.stack(keys, dim=0)  # [K, E]
+    # One mixed-radix key per edge keeps the lexicographic order of the
+    # columns, and a 1-D `unique` is far cheaper than `unique(dim=1)`.
+    lo, hi = stacked.amin(dim=1).tolist(), stacked.amax(dim=1).tolist()
+    radix = [h + 1 for h in hi]
+    total = 1
+    for r in radix:
+        total *= r
+    if min(lo) < 0 or total >= 2**62:
+        return torch.unique(stacked, dim=1, return_inverse=True)[1]
+    key = stacked[0]
+    for row, r in zip(stacked[1:], radix[1:]):
+        key = key * r + row
+    return torch.unique(key, return_inverse=True)[1]
 
 
 def vgpnn_groups(edge_pair: Tensor) -> AttentionGroups:
@@ -72,7 +84,12 @@ def vgpnn_groups(edge_pair: Tensor) -> AttentionGroups:
         >>> g.query.tolist(), g.key.tolist()
         ([0, 0, 1, 1, 2, 2, 3, 3], [0, 1, 0, 1, 2, 3, 2, 3])
     """
-    return make_groups(torch.cat([2 * edge_pair, 2 * edge_pair + 1]))
+    if edge_pair.numel() == 0:
+        return make_groups(edge_pair)
+    # Pair ids are consecutive (edge_pair_index), so no re-indexing needed.
+    num_pairs = int(edge_pair.max()) + 1
+    return make_groups(torch.cat([2 * edge_pair, 2 * edge_pair + 1]),
+                       num_groups=2 * num_pairs)
 
 
 class VGPNNConv(MessagePassing):

@@ -25,5 +25,6 @@ def test_cli_fit_then_test(tmp_path, monkeypatch):
     metrics = glob.glob(str(tmp_path / 'runs' / '**' / 'metrics.csv'),
                         recursive=True)
     assert metrics and 'val/a_t_map' in open(metrics[0]).read()
-    main(['test', *common, '--ckpt_path', ckpts[0], '--trainer.logger',
+    main(['test', *common, '--ckpt_path', ckpts[0], '--weights_only', 'true',
+          '--trainer.logger',
           'false'])

@@ -74,7 +74,7 @@ def test_resume_matches_uninterrupted_run(tmp_path):
     t1.save_checkpoint(ckpt)
     resumed = make_module(dm)
     trainer(tmp_path / 'b', 2, enable_checkpointing=False).fit(
-        resumed, dm, ckpt_path=ckpt)
+        resumed, dm, ckpt_path=ckpt, weights_only=True)
     for k, v in full.state_dict().items():
         torch.testing.assert_close(resumed.state_dict()[k], v, msg=k)
 
