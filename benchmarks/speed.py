@@ -1,0 +1,610 @@
+r"""Speed and memory of the sparse :class:`~pyg_proda.nn.VGPNNConv` against
+the dense padded layout of the authors (``benchmarks/dense_vgpnn.py``).
+
+    python benchmarks/speed.py                      # full run (CPU: ~15 min)
+    python benchmarks/speed.py --quick              # under a minute
+    python benchmarks/speed.py --json results/speed.json --device cuda
+
+Both implementations run in the same process on the same graphs (the dense
+one on the padded copy, with the weights of the sparse one) and are timed
+forward + backward in training mode: median of ``--repeats`` runs after a
+warm-up. The sparse time includes building the edge-pair index and the
+attention groups of the batch; the dense time excludes padding, which the
+authors do in their data loader. Workloads:
+
+* ``ag``: Action-Genome-shaped batches, ``T = 16`` frames, one person in
+  slot 0 and up to 9 object tracks per video, on average ~3.3 nodes and ~7
+  relations (attention, spatial, contacting edges) per frame, at most 10
+  nodes; dense = the authors' star layout (person x object slot x relation
+  type, ``P = 27``). With ``--all-pairs`` the general all-pairs layout is
+  run as well (``speedup_all``, ``memory_ratio_all``).
+* ``sportshhi``: SportsHHI-shaped batches (half as many videos), ``T = 16``,
+  4-10 player tracks per video, ~5 present and ~6 interacting ordered
+  pairs per frame; dense = all ordered slot pairs (``P = S (S - 1)``).
+* ``sweep``: Action-Genome-shaped batches of growing size, ``1e3`` to
+  ``1e6`` relations in total, at hidden size 8 with one head so that the
+  largest point fits in memory (and the index building, packing, gathers
+  and scatters weigh most): sparse cost per edge, and the ratios where the
+  dense layout fits in ``--max-dense-gb``.
+
+CPU runs use one thread unless ``--threads`` says otherwise: on a shared
+machine, OpenMP threads competing with other processes make timings
+meaningless. They also keep freed memory in glibc's heap
+(:func:`keep_freed_memory`, off with ``--no-heap-cache``), as the CUDA
+caching allocator does, so that large steps do not pay page faults on
+every fresh buffer.
+
+Peak memory on CPU is the largest amount of memory allocated *during* the
+step and still alive, read from the allocation events of
+:mod:`torch.profiler` (``profile_memory=True``) in a separate, untimed run;
+inputs and weights allocated before the step are not counted. On CUDA it is
+:func:`torch.cuda.max_memory_allocated` minus the memory allocated before
+the step. ``speedup`` = dense time / sparse time, ``memory_ratio`` = sparse
+peak / dense peak. The end-to-end training throughput of
+:class:`~pyg_proda.training.ProDAModule` on :class:`SyntheticSSG` is timed
+with Lightning over training steps after a warm-up.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Sequence
+
+import torch
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from dense_vgpnn import DenseGraph, DenseVGPNN, pad_graph  # noqa: E402
+
+from pyg_proda.nn import VGPNNConv, edge_pair_index, vgpnn_groups  # noqa: E402
+
+#: Widths of the Action Genome relation groups (attention, spatial,
+#: contacting) inside the 26-d homogeneous ``edge_attr``.
+AG_GROUPS = (3, 6, 17)
+#: Direction of each Action Genome relation type (person -> object?).
+AG_OUTGOING = (True, False, True)
+#: SportsHHI interaction classes.
+SHHI_CLASSES = 34
+
+
+# Workloads ##################################################################
+
+@dataclass
+class Graph:
+    r"""A batch of SSGs in homogeneous form, as :class:`VGPNNConv` reads it,
+    plus the dense layout the authors would use for it."""
+    x: torch.Tensor
+    batch: torch.Tensor
+    frame: torch.Tensor
+    track: torch.Tensor
+    edge_index: torch.Tensor
+    edge_type: torch.Tensor
+    edge_attr: torch.Tensor
+    edge_frame: torch.Tensor
+    num_graphs: int
+    num_frames: int
+    layout: str
+    outgoing: Optional[Sequence[bool]] = None
+
+    @property
+    def num_edges(self) -> int:
+        return self.edge_index.size(1)
+
+    def to(self, device) -> 'Graph':
+        fields = {k: (v.to(device) if torch.is_tensor(v) else v)
+                  for k, v in self.__dict__.items()}
+        return Graph(**fields)
+
+    def pad(self, layout: Optional[str] = None) -> DenseGraph:
+        r"""The dense padded copy (:func:`dense_vgpnn.pad_graph`)."""
+        return pad_graph(self.x, self.batch, self.frame, self.track,
+                         self.edge_index, self.edge_type, self.edge_attr,
+                         self.edge_frame, self.num_graphs, self.num_frames,
+                         layout=layout or self.layout, outgoing=self.outgoing)
+
+
+def _multi_hot(num: int, width: int, offset: int, total: int,
+               gen: torch.Generator, dtype: torch.dtype) -> torch.Tensor:
+    # One or two labels per relation inside [offset, offset + width).
+    attr = torch.zeros(num, total, dtype=dtype)
+    rows = torch.arange(num)
+    attr[rows, offset + torch.randint(width, (num, ), generator=gen)] = 1
+    two = torch.rand(num, generator=gen) < 0.3
+    attr[rows[two], offset + torch.randint(width, (int(two.sum()), ),
+                                           generator=gen)] = 1
+    return attr
+
+
+def _nodes(presence: torch.Tensor):
+    # presence [B, T, S] -> nodes in (graph, frame, slot) order.
+    B, T, S = presence.shape
+    b, t, s = presence.nonzero(as_tuple=True)
+    node_id = torch.full((B, T, S), -1, dtype=torch.long)
+    node_id[b, t, s] = torch.arange(b.numel())
+    return b, t, b * S + s, node_id
+
+
+def ag_graph(num_videos: int, channels: int, num_frames: int = 16,
+             mean_objects: float = 2.3, seed: int = 0,
+             dtype: torch.dtype = torch.float32) -> Graph:
+    r"""Action-Genome-shaped batch: one person (slot 0, in every frame) and
+    2-9 object tracks per video; each frame shows ``~mean_objects`` of them
+    (at most 9, so at most 10 nodes); every present person-object pair has
+    an attention (person -> object), a spatial (object -> person) and a
+    contacting (person -> object) edge, ~7 edges per frame."""
+    gen = torch.Generator().manual_seed(seed)
+    B, T, S = num_videos, num_frames, 10
+    num_obj = torch.randint(2, S, (B, ), generator=gen)  # 2..9
+    valid = torch.arange(1, S).view(1, S - 1) <= num_obj.view(B, 1)
+    p = (mean_objects / num_obj.float()).clamp(max=1.0).view(B, 1, 1)
+    objects = (torch.rand(B, T, S - 1, generator=gen) < p) & valid[:, None]
+    presence = torch.cat([torch.ones(B, T, 1, dtype=torch.bool), objects], 2)
+    batch, frame, track, node_id = _nodes(presence)
+    b, t, j = objects.nonzero(as_tuple=True)
+    person, obj = node_id[b, t, 0], node_id[b, t, j + 1]
+    n = b.numel()
+    src = torch.cat([person, obj, person])
+    dst = torch.cat([obj, person, obj])
+    edge_type = torch.arange(3).repeat_interleave(n)
+    total = sum(AG_GROUPS)
+    offsets = (0, AG_GROUPS[0], AG_GROUPS[0] + AG_GROUPS[1])
+    attr = torch.cat([_multi_hot(n, w, o, total, gen, dtype)
+                      for w, o in zip(AG_GROUPS, offsets)])
+    x = torch.randn(batch.numel(), channels, generator=gen, dtype=dtype)
+    return Graph(x, batch, frame, track, torch.stack([src, dst]), edge_type,
+                 attr, t.repeat(3), B, T, 'star', AG_OUTGOING)
+
+
+def sportshhi_graph(num_videos: int, channels: int, num_frames: int = 16,
+                    pair_prob: float = 0.25, seed: int = 0,
+                    dtype: torch.dtype = torch.float32) -> Graph:
+    r"""SportsHHI-shaped batch: 4-10 player tracks per video, each present
+    in a frame with probability 0.8 (~6 players per frame); every ordered
+    pair of present players interacts with probability :obj:`pair_prob`
+    (~6 interactions per frame), one edge with a multi-hot over
+    :data:`SHHI_CLASSES` classes."""
+    gen = torch.Generator().manual_seed(seed)
+    B, T, S = num_videos, num_frames, 10
+    num_players = torch.randint(4, S + 1, (B, ), generator=gen)
+    valid = torch.arange(S).view(1, S) < num_players.view(B, 1)
+    presence = (torch.rand(B, T, S, generator=gen) < 0.8) & valid[:, None]
+    batch, frame, track, node_id = _nodes(presence)
+    pair = (presence.unsqueeze(3) & presence.unsqueeze(2) &
+            ~torch.eye(S, dtype=torch.bool) &
+            (torch.rand(B, T, S, S, generator=gen) < pair_prob))
+    b, t, i, j = pair.nonzero(as_tuple=True)
+    attr = _multi_hot(b.numel(), SHHI_CLASSES, 0, SHHI_CLASSES, gen, dtype)
+    x = torch.randn(batch.numel(), channels, generator=gen, dtype=dtype)
+    return Graph(x, batch, frame, track,
+                 torch.stack([node_id[b, t, i], node_id[b, t, j]]),
+                 torch.zeros(b.numel(), dtype=torch.long), attr, t, B, T,
+                 'all')
+
+
+# Steps and measurements ######################################################
+
+def sparse_step(conv: VGPNNConv, g: Graph) -> Callable[[], None]:
+    r"""One forward + backward pass of the sparse layer, index building
+    included."""
+    def step() -> None:
+        pair = edge_pair_index(g.edge_index, g.edge_type, g.track)
+        groups = vgpnn_groups(pair)
+        out, gates = conv(g.x, g.edge_index, g.edge_attr, g.edge_frame, None,
+                          return_gates=True, groups=groups)
+        (out.square().mean() + gates.mean()).backward()
+        conv.zero_grad(set_to_none=True)
+    return step
+
+
+def dense_step(dense: DenseVGPNN, d: DenseGraph) -> Callable[[], None]:
+    r"""One forward + backward pass of the dense layer (no masks, as in the
+    authors' code)."""
+    def step() -> None:
+        out, gates = dense(d.x, d.edge_attr, d.pairs)
+        (out.square().mean() + gates.mean()).backward()
+        dense.zero_grad(set_to_none=True)
+    return step
+
+
+def keep_freed_memory() -> bool:
+    r"""Makes glibc serve every allocation from its heap and never give
+    freed memory back to the OS (``mallopt(M_MMAP_MAX, 0)``,
+    ``mallopt(M_TRIM_THRESHOLD, 2**31 - 1)``), the way PyTorch's CUDA
+    caching allocator keeps freed blocks. Otherwise every tensor above 32 MB
+    is a fresh ``mmap`` whose pages fault in on first touch, which doubles
+    the cost of memory-bound ops in every step of a large graph for the
+    sparse and the dense layer alike. Returns :obj:`False` where not
+    available (no glibc)."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL('libc.so.6')
+        return bool(libc.mallopt(-4, 0)) and bool(libc.mallopt(
+            -1, 2**31 - 1))
+    except (OSError, AttributeError):
+        return False
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def time_step(step: Callable[[], None], device: torch.device,
+              repeats: int = 5, warmup: int = 1,
+              budget_s: float = 60.0) -> float:
+    r"""Median wall time of :obj:`step` in seconds over :obj:`repeats` runs
+    after :obj:`warmup` runs; stops early (at least one run) once
+    :obj:`budget_s` is spent."""
+    for _ in range(warmup):
+        step()
+    _sync(device)
+    times: List[float] = []
+    start = time.perf_counter()
+    while len(times) < repeats:
+        t0 = time.perf_counter()
+        step()
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+        if time.perf_counter() - start > budget_s:
+            break
+    return statistics.median(times)
+
+
+def peak_memory(step: Callable[[], None], device: torch.device) -> int:
+    r"""Peak bytes allocated during one run of :obj:`step` and still alive
+    at that moment (allocations made before the step are not counted)."""
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+        base = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        step()
+        torch.cuda.synchronize(device)
+        return torch.cuda.max_memory_allocated(device) - base
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as p:
+        step()
+    events = [e for e in p.profiler.kineto_results.events()
+              if e.name() == '[memory]' and e.device_type().name == 'CPU']
+    events.sort(key=lambda e: e.start_ns())
+    current = peak = 0
+    for e in events:
+        current += e.nbytes()
+        peak = max(peak, current)
+    return peak
+
+
+def make_conv(channels: int, edge_dim: int, heads: int, impl: str,
+              device: torch.device, seed: int = 0) -> VGPNNConv:
+    torch.manual_seed(seed)
+    return VGPNNConv(channels, channels, edge_dim, heads=heads,
+                     num_temporal_layers=2, max_frames=16,
+                     attention_impl=impl).to(device).train()
+
+
+def compare(g: Graph, channels: int, heads: int, device: torch.device,
+            repeats: int, impls: Sequence[str] = ('sdpa', ),
+            layouts: Sequence[str] = (), budget_s: float = 60.0,
+            max_dense_bytes: Optional[float] = None) -> Dict:
+    r"""Times and measures the sparse layer (each of :obj:`impls`) and the
+    dense layer (the graph's own layout, then each of :obj:`layouts`) on
+    :obj:`g`."""
+    g = g.to(device)
+    res: Dict = {'videos': g.num_graphs, 'nodes': g.x.size(0),
+                 'edges': g.num_edges, 'hidden': channels}
+    first = None
+    for impl in impls:
+        conv = make_conv(channels, g.edge_attr.size(1), heads, impl, device)
+        first = first or conv
+        step = sparse_step(conv, g)
+        res[f'sparse_{impl}_s'] = time_step(step, device, repeats,
+                                            budget_s=budget_s)
+        res[f'sparse_{impl}_bytes'] = peak_memory(step, device)
+    for i, layout in enumerate([g.layout, *layouts]):
+        suffix = '' if i == 0 else f'_{layout}'
+        d = g.pad(layout)
+        res[f'dense_pairs{suffix}'] = d.pairs.size(0)
+        res[f'dense_rows{suffix}'] = rows = 2 * d.edge_mask.numel()
+        # Rough activation size: ~30 hidden-wide and 8 feed-forward-wide
+        # float rows per link row (forward + backward).
+        estimate = rows * (30 * channels + 8 * first.ff_channels) * 4
+        if (i > 0 and max_dense_bytes is not None and
+                estimate > max_dense_bytes):
+            print(f'  skipped dense layout {layout!r}: ~{estimate / 2**30:.1f}'
+                  f' GB estimated', flush=True)
+            del res[f'dense_pairs{suffix}'], res[f'dense_rows{suffix}']
+            continue
+        dense = DenseVGPNN.from_sparse(first)
+        step = dense_step(dense, d)
+        res[f'dense_bytes{suffix}'] = peak_memory(step, device)
+        res[f'dense_s{suffix}'] = time_step(step, device, repeats,
+                                            budget_s=budget_s)
+        impl = impls[0]
+        res[f'speedup{suffix}'] = res[f'dense_s{suffix}'] / \
+            res[f'sparse_{impl}_s']
+        res[f'memory_ratio{suffix}'] = res[f'sparse_{impl}_bytes'] / \
+            res[f'dense_bytes{suffix}']
+        del d, dense, step
+    res['sparse_rows'] = 2 * g.num_edges
+    print(f"  {g.layout}: speedup {res['speedup']:.2f}x, memory ratio "
+          f"{res['memory_ratio']:.3f}", flush=True)
+    return res
+
+
+def fit_cost(points: Sequence[Dict]) -> Sequence[float]:
+    r"""Least-squares fit ``time = fixed + marginal * edges`` with relative
+    residuals (every point weighs the same); returns ``(fixed [s],
+    marginal [s per edge])``."""
+    t = torch.tensor([p['sparse_s'] for p in points], dtype=torch.float64)
+    e = torch.tensor([p['edges'] for p in points], dtype=torch.float64)
+    A = torch.stack([1 / t, e / t], dim=1)
+    sol = torch.linalg.lstsq(A, torch.ones_like(t).unsqueeze(1)).solution
+    return float(sol[0]), float(sol[1])
+
+
+def sweep(targets: Sequence[float], channels: int, heads: int,
+          device: torch.device, repeats: int, max_dense_bytes: float,
+          budget_s: float) -> Dict:
+    r"""Sparse cost per edge over Action-Genome-shaped batches of growing
+    size; the dense layer is run while its extrapolated peak memory (it
+    grows linearly with the batch) stays under :obj:`max_dense_bytes`."""
+    per_video = 7.0 * 16  # relations per video
+    points = []
+    dense_bytes_per_video = None
+    for target in targets:
+        videos = max(1, int(round(target / per_video)))
+        g = ag_graph(videos, channels, seed=1).to(device)
+        conv = make_conv(channels, g.edge_attr.size(1), heads, 'sdpa', device)
+        step = sparse_step(conv, g)
+        point = {'target_edges': int(target), 'videos': videos,
+                 'edges': g.num_edges}
+        point['sparse_s'] = time_step(step, device, repeats,
+                                      budget_s=budget_s)
+        point['sparse_bytes'] = peak_memory(step, device)
+        point['us_per_edge'] = point['sparse_s'] / g.num_edges * 1e6
+        del step
+        run_dense = (dense_bytes_per_video is None or
+                     dense_bytes_per_video * videos <= max_dense_bytes)
+        if run_dense:
+            d = g.pad()
+            dense = DenseVGPNN.from_sparse(conv)
+            step = dense_step(dense, d)
+            point['dense_bytes'] = peak_memory(step, device)
+            dense_bytes_per_video = point['dense_bytes'] / videos
+            point['dense_s'] = time_step(step, device, repeats,
+                                         budget_s=budget_s)
+            point['speedup'] = point['dense_s'] / point['sparse_s']
+            point['memory_ratio'] = (point['sparse_bytes'] /
+                                     point['dense_bytes'])
+            del d, dense, step
+        else:
+            point.update(dense_s=None, dense_bytes=None, speedup=None,
+                         memory_ratio=None)
+        points.append(point)
+        print(f"  sweep {g.num_edges:>9,d} edges: "
+              f"{point['us_per_edge']:.3f} us/edge", flush=True)
+    costs = [p['us_per_edge'] for p in points]
+    mid = statistics.median(costs)
+    fixed, marginal = fit_cost(points)
+    ratios = [p['speedup'] for p in points if p['speedup'] is not None]
+    mems = [p['memory_ratio'] for p in points if p['memory_ratio'] is not None]
+    return {
+        'hidden': channels, 'points': points,
+        'us_per_edge_median': mid,
+        'per_edge_max_deviation': max(abs(c / mid - 1) for c in costs),
+        'fixed_ms': fixed * 1e3, 'marginal_us_per_edge': marginal * 1e6,
+        'speedup': statistics.median(ratios) if ratios else None,
+        'memory_ratio': statistics.median(mems) if mems else None,
+    }
+
+
+# Training throughput #########################################################
+
+def train_throughput(hidden: int, heads: int, batch_size: int, steps: int,
+                     warmup: int, num_videos: int, device: torch.device,
+                     root: str) -> Dict:
+    r"""Videos per second of :class:`~pyg_proda.training.ProDAModule`
+    training steps (forward, losses, backward, AdamW) on
+    :class:`~pyg_proda.datasets.SyntheticSSG`, after :obj:`warmup` steps."""
+    import lightning as L
+
+    from pyg_proda.training import ProDAModule, SSGDataModule
+
+    data = SSGDataModule('synthetic', root=root, batch_size=batch_size,
+                         dataset_kwargs={'num_videos': num_videos,
+                                         'log': False})
+    module = ProDAModule(data.in_channels, data.num_classes, data.edge_dim,
+                         hidden_channels=hidden, heads=heads,
+                         max_frames=data.max_frames)
+
+    class Clock(L.Callback):
+        def __init__(self):
+            self.videos, self.start, self.end = 0, None, None
+
+        def on_train_batch_start(self, trainer, pl_module, batch, idx):
+            if trainer.global_step == warmup:
+                _sync(device)
+                self.start = time.perf_counter()
+
+        def on_train_batch_end(self, trainer, pl_module, out, batch, idx):
+            if self.start is not None:
+                self.videos += int(batch.num_graphs)
+                _sync(device)
+                self.end = time.perf_counter()
+
+    clock = Clock()
+    trainer = L.Trainer(
+        max_steps=warmup + steps, accelerator=device.type, devices=1,
+        logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, num_sanity_val_steps=0,
+        limit_val_batches=0, gradient_clip_val=5.0, callbacks=[clock],
+        default_root_dir=root)
+    trainer.fit(module, datamodule=data)
+    elapsed = clock.end - clock.start
+    return {'hidden': hidden, 'batch_size': batch_size, 'steps': steps,
+            'videos_per_s': clock.videos / elapsed,
+            's_per_step': elapsed / steps}
+
+
+# Report ######################################################################
+
+def _mb(b: Optional[float]) -> str:
+    return '-' if b is None else f'{b / 2**20:,.1f}'
+
+
+def _x(v: Optional[float]) -> str:
+    return '-' if v is None else f'{v:.2f}x'
+
+
+def print_table(results: Dict) -> None:
+    print(f"\ndevice: {results['device']}, threads: {results['threads']}, "
+          f"heap cache: {results['heap_cache']}")
+    head = (f"{'workload':<22}{'edges':>8}{'rows s/d':>14}{'sparse ms':>11}"
+            f"{'dense ms':>11}{'speedup':>9}{'sparse MB':>11}{'dense MB':>11}"
+            f"{'mem ratio':>10}")
+    print(head)
+    print('-' * len(head))
+    for name in ('ag', 'sportshhi'):
+        for r in results.get(name, []):
+            label = f"{name} H={r['hidden']} B={r['videos']}"
+            layouts = [('', results['layouts'][name])]
+            layouts += [(f'_{lay}', lay) for lay in ('all', )
+                        if f'speedup_{lay}' in r]
+            for suffix, lay in layouts:
+                print(f"{label + ' ' + lay:<22}{r['edges']:>8}"
+                      f"{r['sparse_rows']:>6}/{r['dense_rows' + suffix]:<7}"
+                      f"{r['sparse_sdpa_s'] * 1e3:>11.1f}"
+                      f"{r['dense_s' + suffix] * 1e3:>11.1f}"
+                      f"{_x(r['speedup' + suffix]):>9}"
+                      f"{_mb(r['sparse_sdpa_bytes']):>11}"
+                      f"{_mb(r['dense_bytes' + suffix]):>11}"
+                      f"{r['memory_ratio' + suffix]:>10.3f}")
+            if 'sparse_scatter_s' in r:
+                print(f"{'  (scatter attention)':<22}{'':>22}"
+                      f"{r['sparse_scatter_s'] * 1e3:>11.1f}{'':>20}"
+                      f"{_mb(r['sparse_scatter_bytes']):>11}")
+    sw = results.get('sweep')
+    if sw:
+        print(f"\nsweep (H={sw['hidden']}): sparse cost per edge")
+        print(f"{'edges':>10}{'sparse ms':>11}{'us/edge':>9}{'sparse MB':>11}"
+              f"{'speedup':>9}{'mem ratio':>10}")
+        for p in sw['points']:
+            mr = p['memory_ratio']
+            print(f"{p['edges']:>10,d}{p['sparse_s'] * 1e3:>11.1f}"
+                  f"{p['us_per_edge']:>9.3f}{_mb(p['sparse_bytes']):>11}"
+                  f"{_x(p['speedup']):>9}"
+                  f"{'-' if mr is None else f'{mr:.3f}':>10}")
+        print(f"median {sw['us_per_edge_median']:.3f} us/edge, largest "
+              f"deviation {100 * sw['per_edge_max_deviation']:.0f} %; fit: "
+              f"{sw['fixed_ms']:.2f} ms per call + "
+              f"{sw['marginal_us_per_edge']:.3f} us per edge")
+    tr = results.get('train')
+    if tr:
+        for t in tr:
+            print(f"\nProDA training on SyntheticSSG (H={t['hidden']}, batch "
+                  f"{t['batch_size']}): {t['videos_per_s']:.1f} videos/s "
+                  f"({1e3 * t['s_per_step']:.0f} ms/step)")
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--quick', action='store_true',
+                   help='Small sizes; finishes in under a minute')
+    p.add_argument('--json', default=None, help='Write the figures here')
+    p.add_argument('--device', default=None,
+                   help='cpu or cuda (default: cuda if available)')
+    p.add_argument('--hidden', type=int, nargs='+', default=None,
+                   help='Hidden sizes of ag/sportshhi (default: 256 768)')
+    p.add_argument('--videos', type=int, default=None,
+                   help='Videos per ag batch; sportshhi uses half '
+                   '(default: 8)')
+    p.add_argument('--repeats', type=int, default=None)
+    p.add_argument('--sweep-hidden', type=int, default=None)
+    p.add_argument('--sweep-max', type=float, default=None,
+                   help='Largest sweep point in edges (default: 1e6)')
+    p.add_argument('--max-dense-gb', type=float, default=6.0,
+                   help='Skip dense runs (sweep points, --all-pairs) whose '
+                   'peak would exceed this')
+    p.add_argument('--all-pairs', action='store_true',
+                   help='Also run the all-pairs dense layout on ag')
+    p.add_argument('--scatter', action='store_true',
+                   help="Also time attention_impl='scatter'")
+    p.add_argument('--train-hidden', type=int, nargs='*', default=None,
+                   help='Hidden sizes of the training throughput run '
+                   '(none: skip)')
+    p.add_argument('--no-heap-cache', action='store_true',
+                   help='Leave glibc malloc as it is (see keep_freed_memory)')
+    p.add_argument('--data-root', default=None,
+                   help='Where SyntheticSSG is generated (default: temp)')
+    p.add_argument('--threads', type=int, default=None,
+                   help='CPU threads (default: 1, for stable figures on a '
+                   'shared machine)')
+    return p.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> Dict:
+    args = parse_args(argv)
+    device = torch.device(args.device or
+                          ('cuda' if torch.cuda.is_available() else 'cpu'))
+    if args.threads or device.type == 'cpu':
+        torch.set_num_threads(args.threads or 1)
+    heap = (device.type == 'cpu' and not args.no_heap_cache and
+            keep_freed_memory())
+    q = args.quick
+    hiddens = args.hidden or ([32] if q else [256, 768])
+    videos = args.videos or (4 if q else 8)
+    shhi_videos = max(1, videos // 2)  # ~3x the dense rows of `ag`
+    repeats = args.repeats or (2 if q else 5)
+    budget = 5.0 if q else 60.0
+    sweep_hidden = args.sweep_hidden or 8
+    sweep_max = args.sweep_max or (1e4 if q else 1e6)
+    train_hidden = (args.train_hidden if args.train_hidden is not None else
+                    ([32] if q else [256]))
+
+    results: Dict = {'device': str(device), 'threads':
+                     torch.get_num_threads(), 'quick': q,
+                     'torch': torch.__version__, 'heap_cache': heap,
+                     'layouts': {'ag': 'star', 'sportshhi': 'all'},
+                     'ag': [], 'sportshhi': []}
+    for hidden in hiddens:
+        heads = 12 if hidden % 12 == 0 else 8 if hidden % 8 == 0 else 4
+        impls = ('sdpa', 'scatter') if args.scatter else ('sdpa', )
+        print(f'ag, hidden {hidden} ...', flush=True)
+        results['ag'].append(compare(
+            ag_graph(videos, hidden), hidden, heads, device, repeats, impls,
+            layouts=('all', ) if args.all_pairs else (), budget_s=budget,
+            max_dense_bytes=args.max_dense_gb * 2**30))
+        print(f'sportshhi, hidden {hidden} ...', flush=True)
+        results['sportshhi'].append(compare(
+            sportshhi_graph(shhi_videos, hidden), hidden, heads, device,
+            repeats, impls, budget_s=budget))
+    targets = [t for t in (1e3, 3e3, 1e4, 3e4, 1e5, 3e5, 1e6)
+               if t <= sweep_max]
+    print(f'sweep, hidden {sweep_hidden} ...', flush=True)
+    results['sweep'] = sweep(targets, sweep_hidden, 1, device, repeats,
+                             args.max_dense_gb * 2**30, budget)
+    if train_hidden:
+        root = args.data_root or tempfile.mkdtemp(prefix='pyg_proda_speed_')
+        results['train'] = []
+        for hidden in train_hidden:
+            heads = 12 if hidden % 12 == 0 else 8 if hidden % 8 == 0 else 4
+            print(f'training throughput, hidden {hidden} ...', flush=True)
+            results['train'].append(train_throughput(
+                hidden, heads, batch_size=8 if q else 32,
+                steps=3 if q else 6, warmup=1,
+                num_videos=32 if q else 384, device=device,
+                root=root))
+    print_table(results)
+    if args.json:
+        os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
+        with open(args.json, 'w') as f:
+            json.dump(results, f, indent=1)
+        print(f'\nwrote {args.json}')
+    return results
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,170 @@
+import importlib.util
+import json
+import os.path as osp
+import sys
+
+import pytest
+import torch
+
+BENCHMARKS = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..',
+                      'benchmarks')
+
+
+def _load(name: str):
+    if BENCHMARKS not in sys.path:
+        sys.path.insert(0, BENCHMARKS)
+    spec = importlib.util.spec_from_file_location(
+        name, osp.join(BENCHMARKS, f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+speed = _load('speed')
+dense_vgpnn = _load('dense_vgpnn')
+
+
+def sparse_and_dense(g, layout, impl='sdpa', message_norm=False):
+    conv = speed.make_conv(8, g.edge_attr.size(1), 2, impl,
+                           torch.device('cpu'))
+    if message_norm:
+        torch.manual_seed(1)
+        conv = speed.VGPNNConv(8, 8, g.edge_attr.size(1), heads=2,
+                               message_norm=True, attention_impl=impl)
+        with torch.no_grad():
+            conv.msg_norm.scale.fill_(0.7)
+    conv = conv.double().eval()
+    dense = dense_vgpnn.DenseVGPNN.from_sparse(conv)
+    return conv, dense, g.pad(layout)
+
+
+CASES = [('ag', 'star', 'sdpa', False), ('ag', 'all', 'scatter', False),
+         ('ag', 'star', 'scatter', True), ('sportshhi', 'all', 'sdpa', False),
+         ('sportshhi', 'all', 'scatter', True)]
+
+
+@pytest.mark.parametrize('workload,layout,impl,message_norm', CASES)
+def test_dense_matches_sparse(workload, layout, impl, message_norm):
+    make = speed.ag_graph if workload == 'ag' else speed.sportshhi_graph
+    g = make(2, 8, seed=2, dtype=torch.float64)
+    conv, dense, d = sparse_and_dense(g, layout, impl, message_norm)
+    assert d.pairs.size(0) == (27 if layout == 'star' else
+                               d.x.size(2) * (d.x.size(2) - 1) *
+                               int(g.edge_type.max() + 1))
+
+    x = g.x.clone().requires_grad_()
+    pair = speed.edge_pair_index(g.edge_index, g.edge_type, g.track)
+    out, gates = conv(x, g.edge_index, g.edge_attr, g.edge_frame, pair,
+                      return_gates=True)
+    dx = d.x.clone().requires_grad_()
+    ref, ref_gates = dense(dx, d.edge_attr, d.pairs, d.edge_mask)
+    ref_out = d.gather_nodes(ref, g.batch, g.frame)
+    assert torch.allclose(out, ref_out, atol=1e-10)
+    assert torch.allclose(gates, d.gather_edges(ref_gates), atol=1e-10)
+
+    # Same gradients through the real entries.
+    w = torch.randn_like(out)
+    (out * w).sum().backward()
+    (ref_out * w).sum().backward()
+    assert torch.allclose(x.grad, d.gather_nodes(dx.grad, g.batch, g.frame),
+                          atol=1e-10)
+    pairs = [(conv.edge_mlp[0].weight, dense.edge_mlp[0].weight),
+             (conv.temporal[0].attn.lin_qkv.weight,
+              dense.temporal.layers[0].self_attn.in_proj_weight),
+             (conv.temporal[1].lin2.weight, dense.temporal.layers[1].linear2
+              .weight), (conv.lin_update.weight, dense.lin_update.weight)]
+    for p_sparse, p_dense in pairs:
+        assert torch.allclose(p_sparse.grad, p_dense.grad, atol=1e-10)
+
+
+def test_unmasked_dense_runs_on_every_padded_entry():
+    g = speed.ag_graph(2, 8, seed=3)
+    conv, dense, d = sparse_and_dense(g, 'star')
+    dense = dense.float()
+    out, gates = dense(d.x.float(), d.edge_attr.float(), d.pairs)
+    assert out.shape == d.x.shape and gates.shape == (*d.edge_mask.shape, 2)
+    assert torch.isfinite(out).all()
+    # Padded pairs send messages without the mask: the outputs differ.
+    masked, _ = dense(d.x.float(), d.edge_attr.float(), d.pairs, d.edge_mask)
+    assert not torch.allclose(out, masked)
+
+
+def test_workload_shapes():
+    ag = speed.ag_graph(16, 4, seed=0)
+    per_frame = 16 * 16
+    assert 2.8 <= ag.x.size(0) / per_frame <= 3.8
+    assert 6.0 <= ag.num_edges / per_frame <= 8.0
+    counts = torch.bincount(ag.batch * 16 + ag.frame)
+    assert int(counts.max()) <= 10
+    shhi = speed.sportshhi_graph(16, 4, seed=0)
+    assert set(shhi.edge_type.tolist()) == {0}
+    assert 4.5 <= shhi.num_edges / per_frame <= 8.0
+
+
+def test_pad_graph_errors():
+    g = speed.sportshhi_graph(2, 4, seed=0)
+    with pytest.raises(ValueError, match='needs the direction'):
+        g.pad('star')
+    star = speed.Graph(**{**g.__dict__, 'layout': 'star',
+                          'outgoing': (True, )})
+    with pytest.raises(ValueError, match='no pair in layout'):
+        star.pad()  # player-player edges do not all touch slot 0
+    with pytest.raises(ValueError, match='unknown layout'):
+        g.pad('ring')
+    dup = speed.Graph(**{**g.__dict__,
+                         'edge_index': g.edge_index[:, [0, 0]],
+                         'edge_type': g.edge_type[:2],
+                         'edge_attr': g.edge_attr[:2],
+                         'edge_frame': g.edge_frame[[0, 0]]})
+    with pytest.raises(ValueError, match='share a pair'):
+        dup.pad()
+
+
+def test_peak_memory_counts_step_allocations():
+    def step():
+        a = torch.ones(1000, 1000)  # 4 MB alive
+        b = a * 2  # 8 MB alive at the peak
+        del a, b
+    peak = speed.peak_memory(step, torch.device('cpu'))
+    assert 8e6 <= peak < 9e6
+
+
+def test_quick_run_writes_json(tmp_path):
+    path = tmp_path / 'speed.json'
+    threads = torch.get_num_threads()
+    try:
+        speed.main(['--quick', '--json', str(path), '--no-heap-cache',
+                    '--data-root', str(tmp_path / 'data')])
+    finally:
+        torch.set_num_threads(threads)
+    res = json.loads(path.read_text())
+    for name in ('ag', 'sportshhi'):
+        assert res[name]
+        for r in res[name]:
+            assert r['speedup'] > 0 and 0 < r['memory_ratio']
+            assert r['sparse_sdpa_s'] > 0 and r['dense_bytes'] > 0
+    sw = res['sweep']
+    assert len(sw['points']) >= 2 and sw['speedup'] > 0
+    assert sw['memory_ratio'] > 0 and sw['us_per_edge_median'] > 0
+    assert res['train'][0]['videos_per_s'] > 0
+
+
+def test_packed_grouped_attention_matches_scatter():
+    # The temporal groups of the benchmark are mostly short with a few of
+    # 16 frames, the case the packed 'sdpa' layout is for.
+    from pyg_proda.nn import GroupedSelfAttention, make_groups
+    gen = torch.Generator().manual_seed(0)
+    sizes = torch.cat([torch.randint(1, 4, (40, ), generator=gen),
+                       torch.tensor([16, 9])])
+    group = torch.arange(sizes.numel()).repeat_interleave(sizes)
+    group = group[torch.randperm(group.numel(), generator=gen)]
+    groups = make_groups(group)
+    G, L = groups.mask.shape
+    R, L_p = groups.pack_mask.shape[:2]
+    assert R * L_p * L_p < G * L * L  # packing saves attention work
+    x = torch.randn(group.numel(), 8, dtype=torch.float64, generator=gen)
+    torch.manual_seed(0)
+    sdpa = GroupedSelfAttention(8, heads=2, impl='sdpa').double()
+    scatter = GroupedSelfAttention(8, heads=2, impl='scatter').double()
+    scatter.load_state_dict(sdpa.state_dict())
+    assert torch.allclose(sdpa(x, groups), scatter(x, groups), atol=1e-10)
