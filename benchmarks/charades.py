@@ -47,6 +47,9 @@ def parse_args(argv: Optional[List[str]] = None):
                    help='SyntheticSSG training videos')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--accelerator', default='auto')
+    p.add_argument('--threads', type=int, default=1,
+                   help='CPU threads for PyTorch (default: 1; the sparse '
+                   'ops are small, and a second thread mostly waits)')
     p.add_argument('--no-progress', action='store_true')
     return p.parse_args(argv)
 
@@ -87,6 +90,8 @@ def fmt(x: float) -> str:
 
 def main(argv: Optional[List[str]] = None) -> Dict:
     args = parse_args(argv)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     dataset = args.dataset or ('action_genome' if args.root else 'synthetic')
     if dataset == 'synthetic':
         print('Dataset: SyntheticSSG (embedded default; pass --root DIR to '
