@@ -106,6 +106,11 @@ class ProDA(nn.Module):
             features, so that it is a probe of :math:`F_o` that never
             shapes the encoder. :obj:`False` trains the encoder through
             :math:`a_m` (the "encoder only" ablation). (default: :obj:`True`)
+        residual (bool): Identity skip around every VGPNN layer,
+            :math:`F \leftarrow \mathrm{Norm}(F + \mathrm{VGPNN}(
+            \mathrm{Prompt}(F)))`, so that each branch starts from
+            :math:`F_o` and training does not have to rediscover it through
+            the layers. (default: :obj:`True`)
 
     Example:
         >>> from torch_geometric.loader import DataLoader
@@ -138,9 +143,11 @@ class ProDA(nn.Module):
         norm: str = 'vgnorm',
         attention_impl: str = 'sdpa',
         detach_probe: bool = True,
+        residual: bool = True,
     ):
         super().__init__()
         self.detach_probe = detach_probe
+        self.residual = residual
         self.in_channels = in_channels
         self.num_classes = num_classes
         self.edge_dim = edge_dim
@@ -229,11 +236,11 @@ class ProDA(nn.Module):
         r"""Runs the shared VGPNN stack guided by one prompt."""
         gates = []
         for conv, norm in zip(self.convs, self.norms):
-            f = prompt(f, spec, view.batch)
-            f, gate = conv(f, view.edge_index, view.edge_attr,
-                           view.edge_frame, None, return_gates=True,
-                           groups=groups)
-            f = norm(f, view.batch, view.frame, batch_size)
+            h, gate = conv(prompt(f, spec, view.batch), view.edge_index,
+                           view.edge_attr, view.edge_frame, None,
+                           return_gates=True, groups=groups)
+            f = norm(f + h if self.residual else h, view.batch, view.frame,
+                     batch_size)
             gates.append(gate)
         return f, gates
 

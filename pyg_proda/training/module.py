@@ -124,6 +124,7 @@ class ProDAModule(_EvalMixin, L.LightningModule):
         norm: str = 'vgnorm',
         attention_impl: str = 'sdpa',
         detach_probe: bool = True,
+        residual: bool = True,
         stage: int = 1,
         init_from: Optional[str] = None,
         lr: float = 2e-4,
@@ -163,7 +164,7 @@ class ProDAModule(_EvalMixin, L.LightningModule):
                            max_frames=max_frames, dropout=dropout,
                            prompt=prompt, norm=norm,
                            attention_impl=attention_impl,
-                           detach_probe=detach_probe)
+                           detach_probe=detach_probe, residual=residual)
         self.sampler = ActionSpecSampler(num_classes, length=spec_length,
                                          uap=uap)
         terms = ['cls_s', 'cls_u', 'cls_t'] if stage == 1 else ['cls_t']
