@@ -215,14 +215,15 @@ def _report(args, dataset, dm, ev, base_map, base_ap, timings) -> Dict:
              '']
     summary = ev.get('a_s_summary')
     if summary:
-        res['a_s'] = {k: {kk: vv * pct if 'mean' in kk or 'std' in kk
+        res['a_s'] = {k: {kk: vv * pct if kk in ('mean', 'min', 'max')
                           else vv for kk, vv in v.items()}
                       for k, v in summary.items()}
-        lines += ['## a_s mAP by specification kind (mean over label counts)',
-                  '', '| kind | mean (%) | std (%) |', '|---|---|---|']
-        for kind, v in summary.items():
-            lines.append(f"| {kind} | {fmt(v.get('mean', float('nan')) * pct)}"
-                         f" | {fmt(v.get('std', float('nan')) * pct)} |")
+        lines += ['## a_s mAP by specification kind (over label counts n)',
+                  '', '| kind | mean (%) | min (%) | max (%) |',
+                  '|---|---|---|---|']
+        for kind, v in res['a_s'].items():
+            lines.append(f"| {kind} | {fmt(v['mean'])} | {fmt(v['min'])} "
+                         f"| {fmt(v['max'])} |")
         lines.append('')
     for kind in ('plain', 'distractor'):
         grid = ev.get(f'localization_{kind}')
