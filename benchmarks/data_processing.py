@@ -31,21 +31,10 @@ import time
 
 import numpy as np
 
-OBJECT_FILE = [
-    'person', 'bag', 'bed', 'blanket', 'book', 'box', 'broom', 'chair',
-    'closetcabinet ', 'clothes', 'cupglassbottle', 'dish', 'door', 'doorknob',
-    'doorway', 'floor', 'food', 'groceries', 'laptop', 'light', 'medicine',
-    'mirror', 'papernotebook', 'phonecamera', 'picture', 'pillow',
-    'refrigerator', 'sandwich', 'shelf', 'shoe', 'sofacouch', 'table',
-    'television', 'towel', 'vacuum', 'window'
-]
-RELATION_FILE = [
-    'lookingat', 'notlookingat', 'unsure', 'above', 'beneath', 'infrontof',
-    'behind', 'onthesideof', 'in', 'carrying', 'coveredby', 'drinkingfrom',
-    'eating', 'haveitontheback', 'holding', 'leaningon', 'lyingon',
-    'notcontacting', 'otherrelationship', 'sittingon', 'standingon',
-    'touching', 'twisting', 'wearing', 'wiping', 'writingon'
-]
+from pyg_proda.data.vocab import AG_OBJECT_FILE_LINES, AG_RELATION_FILE_LINES
+
+OBJECT_FILE = AG_OBJECT_FILE_LINES
+RELATION_FILE = AG_RELATION_FILE_LINES
 SCENES = ['Kitchen', 'Bedroom', 'Living room', 'Bathroom', 'Hallway', 'Stairs',
           'Garage', 'Pantry', 'Dining room', 'Entryway', 'Laundry room',
           'Closet / Walk-in closet / Spear closet',

@@ -39,6 +39,21 @@ AG_RELATION_GROUPS: Dict[str, Tuple[int, int]] = {
 }
 
 
+#: The lines of Action Genome's ``object_classes.txt`` as distributed (no
+#: slashes; the known copy has a trailing space after ``closetcabinet``).
+#: Used by fixture and benchmark writers; the loaders match names through
+#: :func:`normalize_name`.
+AG_OBJECT_FILE_LINES: List[str] = [
+    name.replace('/', '') + (' ' if name == 'closet/cabinet' else '')
+    for name in AG_OBJECT_CLASSES
+]
+
+#: The lines of ``relationship_classes.txt`` (no underscores).
+AG_RELATION_FILE_LINES: List[str] = [
+    name.replace('_', '') for name in AG_RELATION_CLASSES
+]
+
+
 def normalize_name(name: str) -> str:
     r"""Canonical form used to match class names across files: lower case,
     without ``/``, ``_`` and whitespace (``'closetcabinet '`` and

@@ -13,9 +13,7 @@ from collections import defaultdict
 from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
-from torch_geometric.transforms import Compose
 
-from pyg_proda.data.transforms import SampleFrames
 from pyg_proda.data.video_scene_graph import VideoSceneGraph, geometry_features
 from pyg_proda.datasets.action_genome import write_json_atomic
 from pyg_proda.datasets.base import SSGInMemoryDataset
@@ -164,25 +162,13 @@ class SportsHHI(SSGInMemoryDataset):
         self.split = split
         self.all_classes = all_classes
         self.track_by = track_by
-        self.process_stats: Optional[Dict[str, int]] = None
+        self.process_stats = None
         self._pre_repr = (repr(pre_transform), repr(pre_filter))
-        if num_frames is not None:
-            sampler = SampleFrames(num_frames,
-                                   'random' if split == 'train' else 'uniform',
-                                   seed=seed)
-            transform = (sampler if transform is None else Compose(
-                [sampler, transform]))
+        transform = self.frame_sampling(transform, num_frames,
+                                        split == 'train', seed)
         super().__init__(root, transform, pre_transform, pre_filter,
                          log=log, force_reload=force_reload)
-        self.load(self.processed_paths[self.splits.index(split)])
-        if self.process_stats is None and osp.exists(self.stats_path):
-            with open(self.stats_path) as f:
-                self.process_stats = json.load(f)
-
-    @property
-    def stats_path(self) -> str:
-        r"""JSON file with the counters of :attr:`process_stats`."""
-        return self.processed_paths[0][:-len('.pt')] + '.stats.json'
+        self.load_split(self.splits.index(split))
 
     @property
     def raw_file_names(self) -> List[str]:

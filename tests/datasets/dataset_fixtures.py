@@ -10,24 +10,13 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from pyg_proda.data.vocab import AG_OBJECT_FILE_LINES, AG_RELATION_FILE_LINES
+
 HEADER = ['id', 'subject', 'scene', 'quality', 'relevance', 'verified',
           'script', 'objects', 'descriptions', 'actions', 'length']
 
-OBJECT_CLASS_LINES = [
-    'person', 'bag', 'bed', 'blanket', 'book', 'box', 'broom', 'chair',
-    'closetcabinet ', 'clothes', 'cupglassbottle', 'dish', 'door', 'doorknob',
-    'doorway', 'floor', 'food', 'groceries', 'laptop', 'light', 'medicine',
-    'mirror', 'papernotebook', 'phonecamera', 'picture', 'pillow',
-    'refrigerator', 'sandwich', 'shelf', 'shoe', 'sofacouch', 'table',
-    'television', 'towel', 'vacuum', 'window'
-]
-RELATION_LINES = [
-    'lookingat', 'notlookingat', 'unsure', 'above', 'beneath', 'infrontof',
-    'behind', 'onthesideof', 'in', 'carrying', 'coveredby', 'drinkingfrom',
-    'eating', 'haveitontheback', 'holding', 'leaningon', 'lyingon',
-    'notcontacting', 'otherrelationship', 'sittingon', 'standingon',
-    'touching', 'twisting', 'wearing', 'wiping', 'writingon'
-]
+OBJECT_CLASS_LINES = AG_OBJECT_FILE_LINES
+RELATION_LINES = AG_RELATION_FILE_LINES
 
 
 def write_csv(path: str, rows: List[Dict[str, str]], crlf: bool = True,
