@@ -42,6 +42,10 @@ def parse_args(argv: Optional[List[str]] = None):
     p.add_argument('--stage2-epochs', type=int, default=None)
     p.add_argument('--baseline-epochs', type=int, default=None)
     p.add_argument('--hidden', type=int, default=None)
+    p.add_argument('--lr', type=float, default=2e-3,
+                   help='stage-1 peak learning rate (default: 2e-3)')
+    p.add_argument('--stage2-lr', type=float, default=1e-3,
+                   help='stage-2 peak learning rate (default: 1e-3)')
     p.add_argument('--batch-size', type=int, default=16)
     p.add_argument('--num-videos', type=int, default=None,
                    help='SyntheticSSG training videos')
@@ -124,7 +128,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     # ProDA, stage 1.
     model_kw = dict(hidden_channels=s['hidden'], heads=s['heads'],
                     num_layers=s['layers'], num_temporal_layers=1,
-                    dropout=0.1, lr=2e-3, seed=args.seed)
+                    dropout=0.1, lr=args.lr, seed=args.seed)
     t0 = time.time()
     stage1 = ProDAModule(dm.in_channels, dm.num_classes, dm.edge_dim,
                          max_frames=dm.max_frames, **model_kw)
@@ -139,7 +143,8 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         t0 = time.time()
         stage2 = ProDAModule(dm.in_channels, dm.num_classes, dm.edge_dim,
                              max_frames=dm.max_frames, stage=2,
-                             init_from=best, **{**model_kw, 'lr': 1e-3})
+                             init_from=best,
+                             **{**model_kw, 'lr': args.stage2_lr})
         tr2 = make_trainer(args, s['stage2'],
                            os.path.join(run_root, 'stage2'), 'val/a_t_map')
         tr2.fit(stage2, dm)
