@@ -44,8 +44,8 @@ def parse_args(argv: Optional[List[str]] = None):
     p.add_argument('--hidden', type=int, default=None)
     p.add_argument('--lr', type=float, default=2e-3,
                    help='stage-1 peak learning rate (default: 2e-3)')
-    p.add_argument('--stage2-lr', type=float, default=1e-3,
-                   help='stage-2 peak learning rate (default: 1e-3)')
+    p.add_argument('--stage2-lr', type=float, default=2e-3,
+                   help='stage-2 peak learning rate (default: 2e-3)')
     p.add_argument('--batch-size', type=int, default=16)
     p.add_argument('--num-videos', type=int, default=None,
                    help='SyntheticSSG training videos')

@@ -104,6 +104,11 @@ class ProDAModule(_EvalMixin, L.LightningModule):
             specifications. (default: :obj:`16`)
         uap (str): ``'complement'`` (paper) or ``'same'`` (authors' stage-1
             code). (default: :obj:`'complement'`)
+        stage2_prompt (str): Prompts of stage 2: ``'random'`` trains the
+            classifiers with the ground-truth-free prompts they are read with
+            at evaluation (:func:`random_prompt`); ``'spec'`` keeps the
+            stage-1 specifications, which name ground-truth actions and let a
+            classifier learn to trust the prompt. (default: :obj:`'random'`)
         seed (int): Seed of the per-step randomness. (default: :obj:`0`)
     """
     def __init__(
@@ -145,11 +150,15 @@ class ProDAModule(_EvalMixin, L.LightningModule):
         margin_rec_end: Optional[float] = None,
         spec_length: int = 16,
         uap: str = 'complement',
+        stage2_prompt: str = 'random',
         seed: int = 0,
     ):
         super().__init__()
         if stage not in (1, 2):
             raise ValueError(f"'stage' must be 1 or 2, got {stage}")
+        if stage2_prompt not in ('random', 'spec'):
+            raise ValueError(f"'stage2_prompt' must be 'random' or 'spec', "
+                             f"got '{stage2_prompt}'")
         if stage == 2 and init_from is None:
             raise ValueError("Stage 2 needs 'init_from', the stage-1 "
                              "checkpoint to start from")
@@ -229,7 +238,8 @@ class ProDAModule(_EvalMixin, L.LightningModule):
         for m in (self.loss_fn.margin_dis, self.loss_fn.margin_rec):
             m.total_epochs = max(1, epochs or 1)
         terms = self.loss_fn(
-            a_s=out.a_s, y_s=spec.y_s, a_u=out.a_u, y_u=spec.y_u,
+            a_s=out.a_s, y_s=None if spec is None else spec.y_s,
+            a_u=out.a_u, y_u=None if spec is None else spec.y_u,
             a_t=out.a_t, y=view.y, f_s=out.f_s, f_u=out.f_u, f_o=out.f_o,
             f_r=out.f_r, batch=view.batch, batch_size=view.num_graphs,
             epoch=self.current_epoch + 1)
@@ -239,12 +249,22 @@ class ProDAModule(_EvalMixin, L.LightningModule):
 
     def training_step(self, batch, batch_idx: int) -> Tensor:
         view = to_homogeneous(batch)
-        gen = torch.Generator().manual_seed(self._step_seed())
-        spec = self.sampler.sample(view.y.cpu(), generator=gen)
-        spec = spec._replace(**{k: v.to(self.device)
-                                for k, v in spec._asdict().items()
-                                if v is not None})
-        out = self.model(view, spec.sap, spec.uap)
+        if self.hparams.stage == 2 and self.hparams.stage2_prompt == 'random':
+            # The classifiers are trained under the prompts they are read
+            # with at inference: ground-truth-free ones.
+            B, C = view.y.shape
+            sap = random_prompt(B, C, self.hparams.spec_length,
+                                self._step_seed(), self.device)
+            uap = 1 - sap if self.hparams.uap == 'complement' else sap
+            spec = None
+        else:
+            gen = torch.Generator().manual_seed(self._step_seed())
+            spec = self.sampler.sample(view.y.cpu(), generator=gen)
+            spec = spec._replace(**{k: v.to(self.device)
+                                    for k, v in spec._asdict().items()
+                                    if v is not None})
+            sap, uap = spec.sap, spec.uap
+        out = self.model(view, sap, uap)
         terms = self.compute_losses(view, spec, out)
         B = view.num_graphs
         for k, v in terms.items():
