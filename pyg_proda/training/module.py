@@ -53,7 +53,7 @@ class _EvalMixin:
         self._reset_eval()
 
     def _gather(self, t: Tensor) -> Tensor:
-        if self.trainer is None or self.trainer.world_size == 1:
+        if self._trainer is None or self.trainer.world_size == 1:
             return t
         out = self.all_gather(t.to(self.device))  # [world, n, C]
         return out.reshape(-1, t.size(-1)).cpu()
@@ -224,7 +224,7 @@ class ProDAModule(_EvalMixin, L.LightningModule):
 
     # --- steps -----------------------------------------------------------
     def _step_seed(self) -> int:
-        rank = self.global_rank if self.trainer is not None else 0
+        rank = self.global_rank if self._trainer is not None else 0
         return (self.hparams.seed * 1_000_003 + self.global_step * 101 +
                 rank) % (2**63 - 1)
 

@@ -2,7 +2,7 @@ import lightning as L
 import pytest
 import torch
 
-from pyg_proda.training import ProDAModule, SSGDataModule
+from pyg_proda.training import ProDAModule, SSGDataModule, random_prompt
 
 TINY = dict(hidden_channels=16, heads=2, num_layers=1, num_temporal_layers=1,
             num_prompts=2, dropout=0.1, lr=1e-3)
@@ -108,6 +108,39 @@ def test_stage2_needs_checkpoint(tmp_path):
     dm = make_dm(tmp_path / 'data')
     with pytest.raises(ValueError, match='init_from'):
         make_module(dm, stage=2)
+    with pytest.raises(ValueError, match='stage2_prompt'):
+        make_module(dm, stage2_prompt='oracle')
+
+
+def test_stage2_prompts_hold_no_ground_truth(tmp_path, monkeypatch):
+    dm = make_dm(tmp_path / 'data')
+    stage1 = make_module(dm)
+    ckpt = str(tmp_path / 's1.ckpt')
+    torch.save({'state_dict': stage1.state_dict()}, ckpt)
+    batch = next(iter(dm.train_dataloader()))
+    seen = {}
+
+    for mode in ('random', 'spec'):
+        module = make_module(dm, stage=2, init_from=ckpt, stage2_prompt=mode)
+        module.log = lambda *args, **kwargs: None
+        real = module.model.forward
+
+        def spy(view, sap, uap, _real=real, _mode=mode):
+            seen[_mode] = (sap.clone(), view.y.clone())
+            return _real(view, sap, uap)
+
+        monkeypatch.setattr(module.model, 'forward', spy)
+        module.training_step(batch, 0)
+    sap, y = seen['random']
+    # 16 classes per video drawn from the step seed alone, not the labels ...
+    B, C = y.shape
+    assert (sap.sum(1) == 16).all()
+    expected = random_prompt(B, C, 16, module._step_seed(), sap.device)
+    torch.testing.assert_close(sap, expected)
+    # ... while 'spec' draws the paper's specifications from the labels.
+    sap, y = seen['spec']
+    assert not torch.equal(sap, seen['random'][0])
+    assert (sap * y).sum() > 0
 
 
 @pytest.mark.skipif(not torch.distributed.is_available(),
