@@ -209,10 +209,12 @@ def run_one(config: str, seed: int, root: str, s: Dict) -> Dict:
     dm = _datamodule(root, s, seed)
     test = dm.test_dataloader()
     L.seed_everything(seed, verbose=False)
+    # a_m is a detached probe in every row but "encoder only" (see above).
     kw = dict(max_frames=dm.max_frames, hidden_channels=s['hidden'],
               heads=s['heads'], num_layers=s['layers'],
               num_temporal_layers=1, num_prompts=4, dropout=s['dropout'],
-              lr=s['lr'], seed=seed, **CONFIGS[config])
+              lr=s['lr'], seed=seed,
+              **{'detach_probe': True, **CONFIGS[config]})
     module = ProDAModule(dm.in_channels, dm.num_classes, dm.edge_dim, **kw)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = _trainer(s, s['epochs'], tmp)

@@ -111,6 +111,15 @@ class ProDA(nn.Module):
             \mathrm{Prompt}(F)))`, so that each branch starts from
             :math:`F_o` and training does not have to rediscover it through
             the layers. (default: :obj:`True`)
+        relative_time (bool): Give the temporal attention of the encoder
+            and of the VGPNN link step a learned bias per head and relative
+            frame offset (:obj:`max_relative_position` = ``max_frames - 1``
+            of :class:`~pyg_proda.nn.GroupedSelfAttention`). With absolute
+            frame embeddings alone, "before/after" has to be learned from
+            products of embeddings; the bias makes it one parameter per
+            head and offset, and the order-only actions are learned in far
+            fewer steps. :obj:`False` is the paper's formulation.
+            (default: :obj:`True`)
 
     Example:
         >>> from torch_geometric.loader import DataLoader
@@ -144,8 +153,11 @@ class ProDA(nn.Module):
         attention_impl: str = 'sdpa',
         detach_probe: bool = True,
         residual: bool = True,
+        relative_time: bool = True,
     ):
         super().__init__()
+        self.relative_time = relative_time
+        rel = max_frames - 1 if relative_time else 0
         self.detach_probe = detach_probe
         self.residual = residual
         self.in_channels = in_channels
@@ -169,7 +181,8 @@ class ProDA(nn.Module):
                                              num_layers=num_encoder_layers,
                                              dropout=dropout,
                                              max_frames=max_frames,
-                                             attention_impl=attention_impl)
+                                             attention_impl=attention_impl,
+                                             max_relative_position=rel)
 
         if prompt == 'dynamic':
             self.prompt_s = DynamicPrompt(num_classes, H, num_prompts)
@@ -185,7 +198,8 @@ class ProDA(nn.Module):
             VGPNNConv(H, H, edge_dim, heads=heads,
                       num_temporal_layers=num_temporal_layers,
                       dropout=dropout, max_frames=max_frames,
-                      attention_impl=attention_impl)
+                      attention_impl=attention_impl,
+                      max_relative_position=rel)
             for _ in range(num_layers)
         ])
         self.norms = nn.ModuleList(
@@ -253,8 +267,9 @@ class ProDA(nn.Module):
         """
         B = sap.size(0)
         # Attention groups are built once and shared by every layer.
-        groups = vgpnn_groups(edge_pair_index(view.edge_index, view.edge_type,
-                                              view.track))
+        groups = vgpnn_groups(
+            edge_pair_index(view.edge_index, view.edge_type, view.track),
+            view.edge_frame if self.relative_time else None)
         f_o = self.encode(view)
         f_s, gates_s = self.branch(f_o, view, sap, self.prompt_s, groups, B)
         f_u, _ = self.branch(f_o, view, uap, self.prompt_u, groups, B)

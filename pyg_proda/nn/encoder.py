@@ -49,8 +49,9 @@ def encoder_groups(batch: Tensor, frame: Tensor,
         >>> g.temporal.query.tolist(), g.temporal.key.tolist()
         ([0, 0, 1, 2, 2], [0, 2, 1, 0, 2])
     """
+    # Temporal groups carry the frames, for the relative-position bias.
     return EncoderGroups(make_groups(_combine(batch, frame)),
-                         make_groups(_combine(batch, track)))
+                         make_groups(_combine(batch, track), order=frame))
 
 
 class SpatioTemporalEncoder(Module):
@@ -86,6 +87,10 @@ class SpatioTemporalEncoder(Module):
         attention_impl (str, optional): ``'scatter'`` or ``'sdpa'`` (see
             :class:`~pyg_proda.nn.GroupedSelfAttention`).
             (default: :obj:`'scatter'`)
+        max_relative_position (int, optional): If positive, the temporal
+            attention also learns a bias per head and relative frame offset
+            (clipped to this distance), see
+            :class:`~pyg_proda.nn.GroupedSelfAttention`. (default: :obj:`0`)
 
     Example:
         >>> enc = SpatioTemporalEncoder(8, heads=2)
@@ -97,23 +102,27 @@ class SpatioTemporalEncoder(Module):
     """
     def __init__(self, channels: int, heads: int = 12, num_layers: int = 1,
                  ff_channels: Optional[int] = None, dropout: float = 0.1,
-                 max_frames: int = 16, attention_impl: str = 'scatter'):
+                 max_frames: int = 16, attention_impl: str = 'scatter',
+                 max_relative_position: int = 0):
         super().__init__()
         self.channels = channels
         self.heads = heads
         self.num_layers = num_layers
         self.max_frames = max_frames
+        self.max_relative_position = max_relative_position
 
-        def blocks() -> ModuleList:
+        def blocks(rel: int = 0) -> ModuleList:
             return ModuleList([
                 GroupedTransformerBlock(channels, heads, ff_channels, dropout,
-                                        impl=attention_impl)
+                                        impl=attention_impl,
+                                        max_relative_position=rel)
                 for _ in range(num_layers)
             ])
 
         self.frame_emb = Embedding(max_frames, channels)
-        self.st_spatial, self.st_temporal = blocks(), blocks()
-        self.ts_temporal, self.ts_spatial = blocks(), blocks()
+        rel = max_relative_position
+        self.st_spatial, self.st_temporal = blocks(), blocks(rel)
+        self.ts_temporal, self.ts_spatial = blocks(rel), blocks()
         self.lin_fuse = Linear(2 * channels, channels)
         self.reset_parameters()
 

@@ -15,7 +15,7 @@ from typing import Callable, NamedTuple, Optional, Tuple, Union
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.nn import Dropout, LayerNorm, Linear, Module
+from torch.nn import Dropout, LayerNorm, Linear, Module, Parameter
 from torch_geometric.utils import scatter, softmax
 
 #: Implementations of :class:`GroupedSelfAttention`.
@@ -48,6 +48,12 @@ class AttentionGroups(NamedTuple):
             packed layout ``[R, L_p, L_p]``: query position ``p`` may attend
             to key position ``q`` of the same group (and every position to
             itself, so that no softmax row is empty).
+        rel (Tensor, optional): Relative position ``order[key] -
+            order[query]`` of every pair ``[P]``, when :func:`make_groups`
+            was given an :obj:`order` (e.g. the frame of every row).
+        pack_rel (Tensor, optional): The same for every ``(query, key)``
+            position of the packed layout ``[R, L_p, L_p]`` (``int32``;
+            zero where :obj:`pack_mask` is :obj:`False`).
     """
     query: Tensor
     key: Tensor
@@ -55,6 +61,8 @@ class AttentionGroups(NamedTuple):
     mask: Tensor
     pack_index: Optional[Tensor] = None
     pack_mask: Optional[Tensor] = None
+    rel: Optional[Tensor] = None
+    pack_rel: Optional[Tensor] = None
 
     def to(self, *args, **kwargs) -> 'AttentionGroups':
         r"""Moves every tensor, like :meth:`torch.Tensor.to`."""
@@ -62,8 +70,8 @@ class AttentionGroups(NamedTuple):
                                  for t in self))
 
 
-def make_groups(group: Tensor,
-                num_groups: Optional[int] = None) -> AttentionGroups:
+def make_groups(group: Tensor, num_groups: Optional[int] = None,
+                order: Optional[Tensor] = None) -> AttentionGroups:
     r"""Builds the :class:`AttentionGroups` of a group assignment.
 
     Rows with the same id in :obj:`group` attend to each other. Ids need not
@@ -73,10 +81,16 @@ def make_groups(group: Tensor,
         group (Tensor): Group id of every row ``[n]`` (long).
         num_groups (int, optional): If given, ids are taken as consecutive
             ``0..num_groups-1`` and not re-indexed. (default: :obj:`None`)
+        order (Tensor, optional): Integer position of every row ``[n]``
+            (e.g. its frame). If given, the relative position of every
+            pair is stored (:obj:`rel`, :obj:`pack_rel`) for the
+            relative-position bias of :class:`GroupedSelfAttention`.
+            (default: :obj:`None`)
 
     Raises:
         ValueError: if :obj:`group` is not a 1-D integer tensor, holds a
-            negative id or an id not below :obj:`num_groups`.
+            negative id or an id not below :obj:`num_groups`, or if
+            :obj:`order` is not an integer tensor of the same length.
 
     Example:
         >>> g = make_groups(torch.tensor([0, 1, 0]))
@@ -89,11 +103,20 @@ def make_groups(group: Tensor,
                          f"{tuple(group.shape)})")
     n = group.numel()
     device = group.device
+    if order is not None and (order.shape != group.shape
+                              or order.is_floating_point()):
+        raise ValueError(f"make_groups: 'order' must be an integer tensor "
+                         f"of shape {tuple(group.shape)} (got dtype "
+                         f"{order.dtype}, shape {tuple(order.shape)})")
     if n == 0:
         empty = torch.zeros(0, dtype=torch.long, device=device)
         mask = torch.zeros(0, 1, dtype=torch.bool, device=device)
+        rel = pack_rel = None
+        if order is not None:
+            rel = empty
+            pack_rel = torch.zeros(0, 1, 1, dtype=torch.int32, device=device)
         return AttentionGroups(empty, empty, empty, mask, empty,
-                               mask.view(0, 1, 1))
+                               mask.view(0, 1, 1), rel, pack_rel)
     if int(group.min()) < 0:
         raise ValueError("make_groups: group ids must be non-negative")
     if num_groups is None:
@@ -129,7 +152,17 @@ def make_groups(group: Tensor,
     # key so that its padded rows never see an all-masked softmax.
     mask[:, 0] = True
     pack_index, pack_mask = _pack(group, perm, count, ptr, index, mask)
-    return AttentionGroups(query, key, index, mask, pack_index, pack_mask)
+    rel = pack_rel = None
+    if order is not None:
+        order = order.long()
+        rel = order[key] - order[query]  # [P]
+        R, L_p = pack_mask.size(0), pack_mask.size(1)
+        pos = order.new_zeros(R * L_p).index_copy(0, pack_index, order)
+        pos = pos.view(R, 1, L_p)
+        # [R, L_p (query), L_p (key)]; zero outside the groups.
+        pack_rel = ((pos - pos.transpose(1, 2)) * pack_mask).to(torch.int32)
+    return AttentionGroups(query, key, index, mask, pack_index, pack_mask,
+                           rel, pack_rel)
 
 
 def _pack(group: Tensor, perm: Tensor, count: Tensor, ptr: Tensor,
@@ -172,13 +205,20 @@ class GroupedSelfAttention(Module):
         \mathcal{G}(i)} \alpha^h_{ij} \mathbf{W}^h_v \mathbf{x}_j, \qquad
         \alpha^h_{ij} = \mathrm{softmax}_{j \in \mathcal{G}(i)} \left(
         \frac{(\mathbf{W}^h_q \mathbf{x}_i)^{\top}
-        \mathbf{W}^h_k \mathbf{x}_j}{\sqrt{C / H}} \right)
+        \mathbf{W}^h_k \mathbf{x}_j}{\sqrt{C / H}} + b^h_{\mathrm{clip}(
+        o_j - o_i, -k, k)} \right)
 
-    where :math:`\mathcal{G}(i)` is the group of row :math:`i`. The layer is
-    permutation-equivariant; order inside a group (e.g. frames) must be
-    encoded in :obj:`x` (positional embeddings) by the caller. Parameters
-    mirror :class:`torch.nn.MultiheadAttention` (``lin_qkv`` is its
-    ``in_proj``, ``lin_out`` its ``out_proj``).
+    where :math:`\mathcal{G}(i)` is the group of row :math:`i`. Without the
+    relative-position bias :math:`b` (:obj:`max_relative_position` = 0, the
+    default) the layer is permutation-equivariant and order inside a group
+    (e.g. frames) must be encoded in :obj:`x` (positional embeddings) by the
+    caller. With :math:`k > 0`, every head learns one bias per clipped
+    relative position :math:`o_j - o_i` of the rows' :obj:`order` given to
+    :func:`make_groups` (Shaw et al., 2018; T5), so that a head can attend
+    to earlier or later frames from the first step instead of having to
+    learn it from the absolute embeddings. Parameters mirror
+    :class:`torch.nn.MultiheadAttention` (``lin_qkv`` is its ``in_proj``,
+    ``lin_out`` its ``out_proj``).
 
     Args:
         channels (int): Size :math:`C` of each row.
@@ -199,10 +239,19 @@ class GroupedSelfAttention(Module):
             block-diagonal mask (less memory and fused kernels on GPU; same
             result).
             (default: :obj:`'scatter'`)
+        max_relative_position (int, optional): Clipping distance :math:`k`
+            of the learned relative-position bias; :obj:`0` disables it.
+            The bias starts directional: the first half of the heads
+            attends to the past (offsets :math:`\leq 0`), the second half
+            to the future, the other side damped by :math:`-4`. Needs
+            groups built with an :obj:`order`.
+            (default: :obj:`0`)
 
     Raises:
-        ValueError: if :obj:`heads` does not divide :obj:`channels` or
-            :obj:`impl` is unknown.
+        ValueError: if :obj:`heads` does not divide :obj:`channels`,
+            :obj:`impl` is unknown or :obj:`max_relative_position` is
+            negative; at call time if the bias is enabled and the groups
+            carry no relative positions.
 
     Example:
         >>> attn = GroupedSelfAttention(8, heads=2)
@@ -212,7 +261,8 @@ class GroupedSelfAttention(Module):
         torch.Size([5, 8])
     """
     def __init__(self, channels: int, heads: int = 1, dropout: float = 0.0,
-                 bias: bool = True, impl: str = 'scatter'):
+                 bias: bool = True, impl: str = 'scatter',
+                 max_relative_position: int = 0):
         super().__init__()
         if channels % heads != 0:
             raise ValueError(f"GroupedSelfAttention: heads ({heads}) must "
@@ -220,12 +270,21 @@ class GroupedSelfAttention(Module):
         if impl not in IMPLS:
             raise ValueError(f"GroupedSelfAttention: unknown impl '{impl}' "
                              f"(expected one of {list(IMPLS)})")
+        if max_relative_position < 0:
+            raise ValueError(f"GroupedSelfAttention: 'max_relative_position' "
+                             f"must be >= 0, got {max_relative_position}")
         self.impl = impl
         self.channels = channels
         self.heads = heads
         self.dropout = dropout
+        self.max_relative_position = max_relative_position
         self.lin_qkv = Linear(channels, 3 * channels, bias=bias)
         self.lin_out = Linear(channels, channels, bias=bias)
+        if max_relative_position > 0:
+            self.rel_bias: Optional[Parameter] = Parameter(
+                torch.empty(heads, 2 * max_relative_position + 1))
+        else:
+            self.register_parameter('rel_bias', None)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -237,6 +296,25 @@ class GroupedSelfAttention(Module):
         self.lin_out.reset_parameters()
         if self.lin_out.bias is not None:
             torch.nn.init.zeros_(self.lin_out.bias)
+        if self.rel_bias is not None:
+            # Directional start: the first half of the heads attends to
+            # earlier rows (and itself), the second half to later ones, the
+            # other side damped by a bias of -4; a single head starts flat.
+            torch.nn.init.zeros_(self.rel_bias)
+            H, k = self.heads, self.max_relative_position
+            if H > 1:
+                with torch.no_grad():
+                    self.rel_bias[:H // 2, k + 1:] = -4.0
+                    self.rel_bias[H // 2:, :k] = -4.0
+
+    def _bias(self, rel: Optional[Tensor]) -> Tensor:
+        # [H, *rel.shape]: the learned bias of every clipped offset.
+        if rel is None:
+            raise ValueError(
+                "GroupedSelfAttention: 'max_relative_position' > 0 needs "
+                "groups with relative positions (make_groups(..., order=))")
+        k = self.max_relative_position
+        return self.rel_bias[:, rel.clamp(-k, k).long() + k]
 
     def forward(self, x: Tensor, groups: AttentionGroups) -> Tensor:
         r"""Runs the layer.
@@ -257,6 +335,8 @@ class GroupedSelfAttention(Module):
         query, key = groups.query, groups.key
         alpha = (q.index_select(0, query) * k.index_select(0, key)).sum(-1)
         alpha = alpha * (D**-0.5)  # [P, H]
+        if self.rel_bias is not None:
+            alpha = alpha + self._bias(groups.rel).t()
         alpha = softmax(alpha, query, num_nodes=n)
         alpha = F.dropout(alpha, p=self.dropout, training=self.training)
         msg = v.index_select(0, key) * alpha.unsqueeze(-1)  # [P, H, D]
@@ -272,6 +352,13 @@ class GroupedSelfAttention(Module):
             index = groups.pack_index
             G, L = groups.pack_mask.size(0), groups.pack_mask.size(1)
             attn_mask = groups.pack_mask.view(G, 1, L, L)
+            if self.rel_bias is not None:
+                # Float mask: the bias inside a group, -inf across groups.
+                bias = self._bias(groups.pack_rel).transpose(0, 1)
+                attn_mask = bias.masked_fill(~attn_mask, float('-inf'))
+        elif self.rel_bias is not None:
+            raise ValueError("GroupedSelfAttention: the relative-position "
+                             "bias needs the packed layout of make_groups")
         else:
             index = groups.index
             G, L = groups.mask.size(0), groups.mask.size(1)
@@ -287,8 +374,10 @@ class GroupedSelfAttention(Module):
         return out.index_select(0, index).view(n, H * D)
 
     def __repr__(self) -> str:
+        rel = (f', max_relative_position={self.max_relative_position}'
+               if self.max_relative_position else '')
         return (f'{self.__class__.__name__}({self.channels}, '
-                f'heads={self.heads}, impl={self.impl})')
+                f'heads={self.heads}, impl={self.impl}{rel})')
 
 
 class GroupedTransformerBlock(Module):
@@ -312,6 +401,9 @@ class GroupedTransformerBlock(Module):
             callable. (default: :obj:`'gelu'`)
         impl (str, optional): Attention implementation, see
             :class:`GroupedSelfAttention`. (default: :obj:`'scatter'`)
+        max_relative_position (int, optional): Relative-position bias of
+            the attention, see :class:`GroupedSelfAttention`.
+            (default: :obj:`0`)
 
     Example:
         >>> block = GroupedTransformerBlock(8, heads=2)
@@ -322,7 +414,7 @@ class GroupedTransformerBlock(Module):
     def __init__(self, channels: int, heads: int = 1,
                  ff_channels: Optional[int] = None, dropout: float = 0.1,
                  activation: Union[str, Callable[[Tensor], Tensor]] = 'gelu',
-                 impl: str = 'scatter'):
+                 impl: str = 'scatter', max_relative_position: int = 0):
         super().__init__()
         self.channels = channels
         self.heads = heads
@@ -333,8 +425,9 @@ class GroupedTransformerBlock(Module):
                                  f"activation '{activation}'")
             activation = F.gelu if activation == 'gelu' else F.relu
         self.activation = activation
-        self.attn = GroupedSelfAttention(channels, heads, dropout=dropout,
-                                         impl=impl)
+        self.attn = GroupedSelfAttention(
+            channels, heads, dropout=dropout, impl=impl,
+            max_relative_position=max_relative_position)
         self.lin1 = Linear(channels, self.ff_channels)
         self.lin2 = Linear(self.ff_channels, channels)
         self.norm1 = LayerNorm(channels)

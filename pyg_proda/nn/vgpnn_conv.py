@@ -71,25 +71,29 @@ def edge_pair_index(edge_index: Tensor, edge_type: Tensor, track: Tensor,
     return torch.unique(key, return_inverse=True)[1]
 
 
-def vgpnn_groups(edge_pair: Tensor) -> AttentionGroups:
+def vgpnn_groups(edge_pair: Tensor,
+                 edge_frame: Optional[Tensor] = None) -> AttentionGroups:
     r"""The :class:`~pyg_proda.nn.AttentionGroups` of the ``2E`` directed
     message edges of :class:`VGPNNConv` (first the ``E`` messages to the
     destinations, then the ``E`` messages to the sources): one group per
     edge pair and direction. Build it once per batch and pass it as
     :obj:`groups` to every layer to keep the forward pass free of
-    data-dependent shapes.
+    data-dependent shapes. Pass :obj:`edge_frame` (``[E]``) for layers with
+    a relative-position bias (``max_relative_position > 0``).
 
     Example:
         >>> g = vgpnn_groups(torch.tensor([0, 0]))
         >>> g.query.tolist(), g.key.tolist()
         ([0, 0, 1, 1, 2, 2, 3, 3], [0, 1, 0, 1, 2, 3, 2, 3])
     """
+    order = None if edge_frame is None else torch.cat([edge_frame,
+                                                       edge_frame])
     if edge_pair.numel() == 0:
-        return make_groups(edge_pair)
+        return make_groups(edge_pair, order=order)
     # Pair ids are consecutive (edge_pair_index), so no re-indexing needed.
     num_pairs = int(edge_pair.max()) + 1
     return make_groups(torch.cat([2 * edge_pair, 2 * edge_pair + 1]),
-                       num_groups=2 * num_pairs)
+                       num_groups=2 * num_pairs, order=order)
 
 
 class VGPNNConv(MessagePassing):
@@ -146,6 +150,10 @@ class VGPNNConv(MessagePassing):
             attention, ``'scatter'`` or ``'sdpa'`` (see
             :class:`~pyg_proda.nn.GroupedSelfAttention`).
             (default: :obj:`'scatter'`)
+        max_relative_position (int, optional): If positive, the temporal
+            blocks also learn a bias per head and relative frame offset
+            (clipped to this distance); the groups must then be built with
+            the edge frames (:func:`vgpnn_groups`). (default: :obj:`0`)
         **kwargs (optional): Additional arguments of
             :class:`torch_geometric.nn.conv.MessagePassing`.
 
@@ -176,7 +184,8 @@ class VGPNNConv(MessagePassing):
                  dropout: float = 0.1, max_frames: int = 16,
                  ff_channels: Optional[int] = None,
                  message_norm: bool = False,
-                 attention_impl: str = 'scatter', **kwargs):
+                 attention_impl: str = 'scatter',
+                 max_relative_position: int = 0, **kwargs):
         kwargs.setdefault('aggr', 'add')
         super().__init__(**kwargs)
         self.in_channels = in_channels
@@ -186,6 +195,7 @@ class VGPNNConv(MessagePassing):
         self.num_temporal_layers = num_temporal_layers
         self.dropout = dropout
         self.max_frames = max_frames
+        self.max_relative_position = max_relative_position
         self.ff_channels = ff_channels or 4 * out_channels
 
         # Link function E (Eq. 9, before the temporal blocks).
@@ -199,8 +209,10 @@ class VGPNNConv(MessagePassing):
         )
         self.frame_emb = Embedding(max_frames, out_channels)
         self.temporal = ModuleList([
-            GroupedTransformerBlock(out_channels, heads, self.ff_channels,
-                                    dropout, impl=attention_impl)
+            GroupedTransformerBlock(
+                out_channels, heads, self.ff_channels, dropout,
+                impl=attention_impl,
+                max_relative_position=max_relative_position)
             for _ in range(num_temporal_layers)
         ])
         self.lin_gate = Linear(out_channels, 1)  # Eq. 10
@@ -265,7 +277,8 @@ class VGPNNConv(MessagePassing):
         if groups is None:
             if edge_pair is None:
                 raise ValueError("VGPNNConv: pass 'edge_pair' or 'groups'")
-            groups = vgpnn_groups(edge_pair)
+            groups = vgpnn_groups(
+                edge_pair, edge_frame if self.max_relative_position else None)
         src, dst = edge_index[0], edge_index[1]
         num_edges = src.size(0)
         # Directed message edges: first the messages to the destinations,

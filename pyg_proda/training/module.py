@@ -130,6 +130,7 @@ class ProDAModule(_EvalMixin, L.LightningModule):
         attention_impl: str = 'sdpa',
         detach_probe: bool = True,
         residual: bool = True,
+        relative_time: bool = True,
         stage: int = 1,
         init_from: Optional[str] = None,
         lr: float = 2e-4,
@@ -173,7 +174,8 @@ class ProDAModule(_EvalMixin, L.LightningModule):
                            max_frames=max_frames, dropout=dropout,
                            prompt=prompt, norm=norm,
                            attention_impl=attention_impl,
-                           detach_probe=detach_probe, residual=residual)
+                           detach_probe=detach_probe, residual=residual,
+                           relative_time=relative_time)
         self.sampler = ActionSpecSampler(num_classes, length=spec_length,
                                          uap=uap)
         terms = ['cls_s', 'cls_u', 'cls_t'] if stage == 1 else ['cls_t']

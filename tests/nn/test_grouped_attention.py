@@ -39,7 +39,7 @@ def test_make_groups_pairs():
     # Explicit consecutive ids give the same layout.
     g2 = make_groups(torch.tensor([1, 0, 1, 0, 0, 2]), num_groups=3)
     for a, b in zip(g, g2):
-        assert torch.equal(a, b)
+        assert (a is None and b is None) or torch.equal(a, b)
 
 
 def test_empty_group_with_explicit_num_groups():
@@ -138,3 +138,71 @@ def test_compile_without_graph_breaks(impl):
     groups = make_groups(group)
     compiled = torch.compile(block, backend='eager', fullgraph=True)
     assert torch.allclose(compiled(x, groups), block(x, groups), atol=1e-6)
+
+
+def test_relative_positions_stored():
+    group = torch.tensor([0, 0, 1, 0])
+    order = torch.tensor([5, 2, 7, 9])
+    g = make_groups(group, order=order)
+    for q, k, r in zip(g.query.tolist(), g.key.tolist(), g.rel.tolist()):
+        assert r == order[k] - order[q]
+    # Packed layout: the same offsets at every (query, key) position.
+    pos = {i: divmod(int(p), g.pack_mask.size(1))
+           for i, p in enumerate(g.pack_index)}
+    for q, k in zip(g.query.tolist(), g.key.tolist()):
+        (rq, pq), (rk, pk) = pos[q], pos[k]
+        assert rq == rk
+        assert int(g.pack_rel[rq, pq, pk]) == order[k] - order[q]
+    with pytest.raises(ValueError, match="'order'"):
+        make_groups(group, order=order.float())
+    with pytest.raises(ValueError, match="'order'"):
+        make_groups(group, order=order[:2])
+    e = make_groups(torch.zeros(0, dtype=torch.long),
+                    order=torch.zeros(0, dtype=torch.long))
+    assert e.rel.numel() == 0
+
+
+@pytest.mark.parametrize('impl', ['scatter', 'sdpa'])
+def test_relative_bias(impl):
+    torch.manual_seed(0)
+    group = torch.tensor([0, 0, 0, 1, 1, 2, 0, 1])
+    order = torch.tensor([0, 1, 2, 0, 3, 4, 3, 1])
+    g = make_groups(group, order=order)
+    x = torch.randn(8, 8, dtype=torch.float64)
+    attn = GroupedSelfAttention(8, heads=2, impl=impl,
+                                max_relative_position=2).double()
+    plain = GroupedSelfAttention(8, heads=2, impl=impl).double()
+    plain.load_state_dict(attn.state_dict(), strict=False)
+    # Directional start: head 0 damps later keys, head 1 earlier ones.
+    k = 2
+    assert attn.rel_bias[0, k + 1:].eq(-4).all()
+    assert attn.rel_bias[0, :k + 1].eq(0).all()
+    assert attn.rel_bias[1, :k].eq(-4).all()
+    assert attn.rel_bias[1, k:].eq(0).all()
+    # A zero bias is the same function as no bias.
+    with torch.no_grad():
+        attn.rel_bias.zero_()
+    assert torch.allclose(attn(x, g), plain(x, g), atol=1e-12)
+    # Reference: dense per-group attention with the bias of each offset.
+    with torch.no_grad():
+        attn.rel_bias.copy_(torch.randn(2, 5))
+    out = attn(x, g)
+    q, k, v = attn.lin_qkv(x).view(8, 3, 2, 4).unbind(1)
+    ref = torch.zeros(8, 2, 4, dtype=torch.float64)
+    for i in range(8):
+        js = (group == group[i]).nonzero().view(-1)
+        off = (order[js] - order[i]).clamp(-2, 2) + 2
+        logits = (q[i].unsqueeze(0) * k[js]).sum(-1) / 2.0  # [J, H]
+        logits = logits + attn.rel_bias[:, off].t()
+        ref[i] = (logits.softmax(0).unsqueeze(-1) * v[js]).sum(0)
+    ref = attn.lin_out(ref.view(8, 8))
+    assert torch.allclose(out, ref, atol=1e-10)
+    # Gradient reaches the bias table.
+    out.sum().backward()
+    assert attn.rel_bias.grad is not None
+    assert attn.rel_bias.grad.abs().sum() > 0
+    # Groups without relative positions are refused.
+    with pytest.raises(ValueError, match='order='):
+        attn(x, make_groups(group))
+    with pytest.raises(ValueError, match='max_relative_position'):
+        GroupedSelfAttention(8, max_relative_position=-1)
