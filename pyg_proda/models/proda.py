@@ -117,8 +117,8 @@ class ProDA(nn.Module):
             of :class:`~pyg_proda.nn.GroupedSelfAttention`). With absolute
             frame embeddings alone, "before/after" has to be learned from
             products of embeddings; the bias makes it one parameter per
-            head and offset, and the order-only actions are learned in far
-            fewer steps. :obj:`False` is the paper's formulation.
+            head and offset, and half the heads start looking back, half
+            forward. :obj:`False` is the paper's formulation.
             (default: :obj:`True`)
 
     Example:
