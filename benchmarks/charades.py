@@ -74,7 +74,7 @@ def synthetic_settings(args) -> Dict:
         s = dict(epochs=3, stage2=1, hidden=32, train=300, eval=100, heads=4,
                  layers=1)
     else:
-        s = dict(epochs=18, stage2=2, hidden=64, train=1500, eval=400,
+        s = dict(epochs=16, stage2=2, hidden=64, train=1500, eval=400,
                  heads=4, layers=1)
     s['epochs'] = args.epochs or s['epochs']
     s['stage2'] = args.stage2_epochs if args.stage2_epochs is not None \

@@ -71,6 +71,19 @@ def test_probe_is_detached_by_default(view):
         assert (grad is not None and grad.abs().sum() > 0) == expect_grad
 
 
+def test_relative_time_switch(view):
+    B, C = view.y.shape
+    spec = torch.zeros(B, C)
+    on, off = tiny(view), tiny(view, relative_time=False)
+    names = [n for n, _ in on.named_parameters() if n.endswith('rel_bias')]
+    # Encoder temporal blocks (2 streams) and the VGPNN temporal blocks.
+    assert len(names) == 2 + 2
+    assert not any(n.endswith('rel_bias') for n, _ in off.named_parameters())
+    for model in (on, off):
+        out = model(view, spec, 1 - spec)
+        assert torch.isfinite(out.a_t).all()
+
+
 def test_unknown_prompt_type(view):
     with pytest.raises(ValueError, match='prompt type'):
         tiny(view, prompt='fancy')

@@ -15,12 +15,13 @@ def batch(seed: int = 0):
     return random_ssg(presence, channels=8, edge_prob=0.0, generator=gen)
 
 
-def make_encoder(num_layers: int = 2,
-                 impl: str = 'scatter') -> SpatioTemporalEncoder:
+def make_encoder(num_layers: int = 2, impl: str = 'scatter',
+                 max_relative_position: int = 0) -> SpatioTemporalEncoder:
     torch.manual_seed(0)
-    return SpatioTemporalEncoder(8, heads=2, num_layers=num_layers,
-                                 ff_channels=16, max_frames=5,
-                                 attention_impl=impl).double().eval()
+    return SpatioTemporalEncoder(
+        8, heads=2, num_layers=num_layers, ff_channels=16, max_frames=5,
+        attention_impl=impl,
+        max_relative_position=max_relative_position).double().eval()
 
 
 @pytest.mark.parametrize('impl', IMPLS)
@@ -33,9 +34,10 @@ def test_matches_dense_reference(impl):
     assert torch.allclose(out, from_dense(ref, g, d.slot), atol=1e-10)
 
 
-def test_permutation_and_batching_invariance():
+@pytest.mark.parametrize('rel', [0, 2])
+def test_permutation_and_batching_invariance(rel):
     g = batch(seed=1)
-    enc = make_encoder(num_layers=1)
+    enc = make_encoder(num_layers=1, max_relative_position=rel)
     groups = encoder_groups(g.batch, g.frame, g.track)
     out = enc(g.x, g.batch, g.frame, g.track, groups=groups)
     perm = torch.randperm(g.x.size(0))

@@ -248,3 +248,41 @@ def test_errors_and_repr():
              torch.tensor([0]), None)
     with pytest.raises(ValueError, match='message_norm'):
         VGPNNConv(8, 16, edge_dim=3, heads=4, message_norm=True)
+
+
+@pytest.mark.parametrize('impl', ['scatter', 'sdpa'])
+def test_relative_time_bias(impl):
+    g = mixed_batch(seed=5)
+    conv = make_conv(attention_impl=impl, max_relative_position=3)
+    for block in conv.temporal:
+        assert block.attn.rel_bias.shape == (2, 7)
+    # Batching invariance holds with the bias (groups built from frames).
+    out, gates = run_conv(conv, g)
+    for b in range(g.num_graphs):
+        out_b, gates_b = run_conv(conv, video(g, b))
+        assert torch.allclose(out_b, out[g.batch == b], atol=1e-10)
+    # Both backends compute the same function.
+    other = make_conv(attention_impl='sdpa' if impl == 'scatter' else
+                      'scatter', max_relative_position=3)
+    other.load_state_dict(conv.state_dict())
+    assert torch.allclose(run_conv(other, g)[0], out, atol=1e-10)
+    # The bias makes the layer see the order of the frames: reversing time
+    # changes the output (it would not without bias or frame embedding).
+    with torch.no_grad():
+        conv.frame_emb.weight.zero_()
+        flat = make_conv(attention_impl=impl)
+        flat.load_state_dict(conv.state_dict(), strict=False)
+    rev = SSG(**{**g.__dict__, 'edge_frame': 5 - g.edge_frame})
+    assert torch.allclose(run_conv(flat, rev)[0], run_conv(flat, g)[0],
+                          atol=1e-10)
+    assert not torch.allclose(run_conv(conv, rev)[0], run_conv(conv, g)[0],
+                              atol=1e-6)
+    # Precomputed groups must carry the frames.
+    pair = edge_pair_index(g.edge_index, g.edge_type, g.track)
+    with pytest.raises(ValueError, match='order='):
+        conv(g.x, g.edge_index, g.edge_attr, g.edge_frame, None,
+             groups=vgpnn_groups(pair))
+    a = conv(g.x, g.edge_index, g.edge_attr, g.edge_frame, None,
+             groups=vgpnn_groups(pair, g.edge_frame))
+    assert torch.allclose(a, conv(g.x, g.edge_index, g.edge_attr,
+                                  g.edge_frame, pair), atol=1e-12)
