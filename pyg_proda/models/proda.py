@@ -242,7 +242,8 @@ class ProDA(nn.Module):
         h = (self.lin_x(view.x) + self.lin_box(view.box) +
              self.cls_emb(view.cls) + self.type_emb(view.node_type) +
              self.lin_rel(rel))
-        groups = encoder_groups(view.batch, view.frame, view.track)
+        groups = encoder_groups(view.batch, view.frame, view.track,
+                                self.relative_time)
         return self.encoder(h, view.batch, view.frame, view.track, groups)
 
     def branch(self, f: Tensor, view: Data, spec: Tensor, prompt: nn.Module,

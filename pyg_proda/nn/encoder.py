@@ -33,8 +33,8 @@ def _combine(a: Tensor, b: Tensor) -> Tensor:
                         return_inverse=True)[1]
 
 
-def encoder_groups(batch: Tensor, frame: Tensor,
-                   track: Tensor) -> EncoderGroups:
+def encoder_groups(batch: Tensor, frame: Tensor, track: Tensor,
+                   relative: bool = True) -> EncoderGroups:
     r"""Builds the :class:`EncoderGroups` of a batch of nodes once, to pass
     to every :class:`SpatioTemporalEncoder` call.
 
@@ -42,6 +42,9 @@ def encoder_groups(batch: Tensor, frame: Tensor,
         batch (Tensor): Graph of each node ``[N]``.
         frame (Tensor): Frame of each node ``[N]``.
         track (Tensor): Track of each node ``[N]``.
+        relative (bool, optional): Store the relative frames of the
+            temporal pairs, needed by an encoder with
+            ``max_relative_position > 0``. (default: :obj:`True`)
 
     Example:
         >>> g = encoder_groups(torch.tensor([0, 0, 0]),
@@ -49,9 +52,9 @@ def encoder_groups(batch: Tensor, frame: Tensor,
         >>> g.temporal.query.tolist(), g.temporal.key.tolist()
         ([0, 0, 1, 2, 2], [0, 2, 1, 0, 2])
     """
-    # Temporal groups carry the frames, for the relative-position bias.
     return EncoderGroups(make_groups(_combine(batch, frame)),
-                         make_groups(_combine(batch, track), order=frame))
+                         make_groups(_combine(batch, track),
+                                     order=frame if relative else None))
 
 
 class SpatioTemporalEncoder(Module):
@@ -153,7 +156,8 @@ class SpatioTemporalEncoder(Module):
             Tensor: ``[N, C]``.
         """
         if groups is None:
-            groups = encoder_groups(batch, frame, track)
+            groups = encoder_groups(batch, frame, track,
+                                    self.max_relative_position > 0)
         x = x + self.frame_emb(frame)
         h_st, h_ts = x, x
         for i in range(self.num_layers):
