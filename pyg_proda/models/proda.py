@@ -157,6 +157,7 @@ class ProDA(nn.Module):
     ):
         super().__init__()
         self.relative_time = relative_time
+        self.attention_impl = attention_impl
         rel = max_frames - 1 if relative_time else 0
         self.detach_probe = detach_probe
         self.residual = residual
@@ -243,7 +244,7 @@ class ProDA(nn.Module):
              self.cls_emb(view.cls) + self.type_emb(view.node_type) +
              self.lin_rel(rel))
         groups = encoder_groups(view.batch, view.frame, view.track,
-                                self.relative_time)
+                                self.relative_time, self.attention_impl)
         return self.encoder(h, view.batch, view.frame, view.track, groups)
 
     def branch(self, f: Tensor, view: Data, spec: Tensor, prompt: nn.Module,
@@ -270,7 +271,8 @@ class ProDA(nn.Module):
         # Attention groups are built once and shared by every layer.
         groups = vgpnn_groups(
             edge_pair_index(view.edge_index, view.edge_type, view.track),
-            view.edge_frame if self.relative_time else None)
+            view.edge_frame if self.relative_time else None,
+            self.attention_impl)
         f_o = self.encode(view)
         f_s, gates_s = self.branch(f_o, view, sap, self.prompt_s, groups, B)
         f_u, _ = self.branch(f_o, view, uap, self.prompt_u, groups, B)

@@ -34,7 +34,8 @@ def _combine(a: Tensor, b: Tensor) -> Tensor:
 
 
 def encoder_groups(batch: Tensor, frame: Tensor, track: Tensor,
-                   relative: bool = True) -> EncoderGroups:
+                   relative: bool = True,
+                   impl: Optional[str] = None) -> EncoderGroups:
     r"""Builds the :class:`EncoderGroups` of a batch of nodes once, to pass
     to every :class:`SpatioTemporalEncoder` call.
 
@@ -45,6 +46,9 @@ def encoder_groups(batch: Tensor, frame: Tensor, track: Tensor,
         relative (bool, optional): Store the relative frames of the
             temporal pairs, needed by an encoder with
             ``max_relative_position > 0``. (default: :obj:`True`)
+        impl (str, optional): Build only the layout of this attention
+            implementation (see :func:`~pyg_proda.nn.make_groups`).
+            (default: :obj:`None`)
 
     Example:
         >>> g = encoder_groups(torch.tensor([0, 0, 0]),
@@ -52,9 +56,10 @@ def encoder_groups(batch: Tensor, frame: Tensor, track: Tensor,
         >>> g.temporal.query.tolist(), g.temporal.key.tolist()
         ([0, 0, 1, 2, 2], [0, 2, 1, 0, 2])
     """
-    return EncoderGroups(make_groups(_combine(batch, frame)),
+    return EncoderGroups(make_groups(_combine(batch, frame), impl=impl),
                          make_groups(_combine(batch, track),
-                                     order=frame if relative else None))
+                                     order=frame if relative else None,
+                                     impl=impl))
 
 
 class SpatioTemporalEncoder(Module):
@@ -113,6 +118,7 @@ class SpatioTemporalEncoder(Module):
         self.num_layers = num_layers
         self.max_frames = max_frames
         self.max_relative_position = max_relative_position
+        self.attention_impl = attention_impl
 
         def blocks(rel: int = 0) -> ModuleList:
             return ModuleList([
@@ -157,7 +163,8 @@ class SpatioTemporalEncoder(Module):
         """
         if groups is None:
             groups = encoder_groups(batch, frame, track,
-                                    self.max_relative_position > 0)
+                                    self.max_relative_position > 0,
+                                    impl=self.attention_impl)
         x = x + self.frame_emb(frame)
         h_st, h_ts = x, x
         for i in range(self.num_layers):

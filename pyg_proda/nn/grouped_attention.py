@@ -26,16 +26,22 @@ class AttentionGroups(NamedTuple):
     r"""The precomputed layout of a group assignment, built by
     :func:`make_groups`.
 
+    A field is :obj:`None` where :func:`make_groups` was asked for the
+    other layout only (its :obj:`impl` argument): ``impl='scatter'``
+    reads :obj:`query`, :obj:`key` and :obj:`rel`, ``impl='sdpa'`` the
+    ``pack_*`` fields (or :obj:`index` and :obj:`mask` without them).
+
     Args:
-        query (Tensor): Row of the query of each ordered pair of rows that
-            share a group, including ``(i, i)``; :math:`\sum_g |g|^2` pairs
-            sorted by query ``[P]``.
-        key (Tensor): Row of the key of each pair ``[P]``.
-        index (Tensor): Position of each row in a padded ``[G, L]`` layout
-            (``group * L + rank in group``), ``L`` the largest group of this
-            batch ``[n]``; used by ``impl='sdpa'`` when there is no packed
-            layout.
-        mask (Tensor): Valid positions of the padded layout ``[G, L]``.
+        query (Tensor, optional): Row of the query of each ordered pair of
+            rows that share a group, including ``(i, i)``;
+            :math:`\sum_g |g|^2` pairs sorted by query ``[P]``.
+        key (Tensor, optional): Row of the key of each pair ``[P]``.
+        index (Tensor, optional): Position of each row in a padded
+            ``[G, L]`` layout (``group * L + rank in group``), ``L`` the
+            largest group of this batch ``[n]``; used by ``impl='sdpa'``
+            when there is no packed layout.
+        mask (Tensor, optional): Valid positions of the padded layout
+            ``[G, L]``.
         pack_index (Tensor, optional): Position of each row in a *packed*
             ``[R, L_p]`` layout, used by ``impl='sdpa'`` when given: every
             group gets a slot of the next power of two of its size, and the
@@ -55,10 +61,10 @@ class AttentionGroups(NamedTuple):
             position of the packed layout ``[R, L_p, L_p]`` (``int32``;
             zero where :obj:`pack_mask` is :obj:`False`).
     """
-    query: Tensor
-    key: Tensor
-    index: Tensor
-    mask: Tensor
+    query: Optional[Tensor]
+    key: Optional[Tensor]
+    index: Optional[Tensor]
+    mask: Optional[Tensor]
     pack_index: Optional[Tensor] = None
     pack_mask: Optional[Tensor] = None
     rel: Optional[Tensor] = None
@@ -71,7 +77,8 @@ class AttentionGroups(NamedTuple):
 
 
 def make_groups(group: Tensor, num_groups: Optional[int] = None,
-                order: Optional[Tensor] = None) -> AttentionGroups:
+                order: Optional[Tensor] = None,
+                impl: Optional[str] = None) -> AttentionGroups:
     r"""Builds the :class:`AttentionGroups` of a group assignment.
 
     Rows with the same id in :obj:`group` attend to each other. Ids need not
@@ -86,21 +93,37 @@ def make_groups(group: Tensor, num_groups: Optional[int] = None,
             pair is stored (:obj:`rel`, :obj:`pack_rel`) for the
             relative-position bias of :class:`GroupedSelfAttention`.
             (default: :obj:`None`)
+        impl (str, optional): Build only the layout that
+            :class:`GroupedSelfAttention` with this :obj:`impl` reads:
+            ``'scatter'`` the all-pairs lists (:obj:`query`, :obj:`key`,
+            :obj:`rel`), ``'sdpa'`` the packed layout (:obj:`pack_index`,
+            :obj:`pack_mask`, :obj:`pack_rel`; :obj:`index` and
+            :obj:`mask` only where the packing falls back to them). The
+            fields of the other layout are :obj:`None`, which saves their
+            index building on every batch. :obj:`None` builds both.
+            (default: :obj:`None`)
 
     Raises:
         ValueError: if :obj:`group` is not a 1-D integer tensor, holds a
-            negative id or an id not below :obj:`num_groups`, or if
-            :obj:`order` is not an integer tensor of the same length.
+            negative id or an id not below :obj:`num_groups`, if
+            :obj:`order` is not an integer tensor of the same length, or if
+            :obj:`impl` is unknown.
 
     Example:
         >>> g = make_groups(torch.tensor([0, 1, 0]))
         >>> g.query.tolist(), g.key.tolist()
         ([0, 0, 1, 2, 2], [0, 2, 1, 0, 2])
+        >>> make_groups(torch.tensor([0, 1, 0]), impl='sdpa').query is None
+        True
     """
     if group.dim() != 1 or group.is_floating_point():
         raise ValueError(f"make_groups: 'group' must be a 1-D integer tensor "
                          f"(got dtype {group.dtype}, shape "
                          f"{tuple(group.shape)})")
+    if impl is not None and impl not in IMPLS:
+        raise ValueError(f"make_groups: unknown impl '{impl}' (expected "
+                         f"None or one of {list(IMPLS)})")
+    pairs, packed = impl != 'sdpa', impl != 'scatter'
     n = group.numel()
     device = group.device
     if order is not None and (order.shape != group.shape
@@ -115,8 +138,9 @@ def make_groups(group: Tensor, num_groups: Optional[int] = None,
         if order is not None:
             rel = empty
             pack_rel = torch.zeros(0, 1, 1, dtype=torch.int32, device=device)
-        return AttentionGroups(empty, empty, empty, mask, empty,
-                               mask.view(0, 1, 1), rel, pack_rel)
+        return _select(AttentionGroups(empty, empty, empty, mask, empty,
+                                       mask.view(0, 1, 1), rel, pack_rel),
+                       pairs, packed)
     if int(group.min()) < 0:
         raise ValueError("make_groups: group ids must be non-negative")
     if num_groups is None:
@@ -130,71 +154,98 @@ def make_groups(group: Tensor, num_groups: Optional[int] = None,
     perm = torch.argsort(group, stable=True)
     count = torch.bincount(group, minlength=num_groups)  # [num_groups]
     ptr = torch.cumsum(count, dim=0) - count
-    # Pairs are emitted query by query in row order, each query's keys in
-    # ascending row order, i.e. already sorted by (query, key): pair `p` of
-    # query block `i` has the key at sorted position `ptr[group[i]] + p -
-    # block_start[i]`.
-    sizes = count[group]  # [n] group size of every query
-    query = torch.repeat_interleave(sizes)  # [P]
-    block_start = torch.cumsum(sizes, dim=0) - sizes
-    shift = (ptr[group] - block_start).repeat_interleave(sizes)
-    key = perm[torch.arange(query.numel(), device=device) + shift]
+    if order is not None:
+        order = order.long()
 
-    # Padded layout: rank of each row in its group, in row order.
-    L = max(int(count.max()), 1)
-    index = torch.empty_like(group)
-    index[perm] = (group[perm] * L + torch.arange(n, device=device) -
-                   ptr[group[perm]])
-    mask = torch.zeros(num_groups * L, dtype=torch.bool, device=device)
+    query = key = rel = None
+    if pairs:
+        # Pairs are emitted query by query in row order, each query's keys
+        # in ascending row order, i.e. already sorted by (query, key): pair
+        # `p` of query block `i` has the key at sorted position
+        # `ptr[group[i]] + p - block_start[i]`.
+        sizes = count[group]  # [n] group size of every query
+        query = torch.repeat_interleave(sizes)  # [P]
+        block_start = torch.cumsum(sizes, dim=0) - sizes
+        shift = (ptr[group] - block_start).repeat_interleave(sizes)
+        key = perm[torch.arange(query.numel(), device=device) + shift]
+        if order is not None:
+            rel = order[key] - order[query]  # [P]
+
+    index = mask = pack_index = pack_mask = pack_rel = None
+    if packed:
+        # Rank of every row inside its group.
+        rank = torch.empty_like(group)
+        rank[perm] = torch.arange(n, device=device) - ptr[group[perm]]
+        L = max(int(count.max()), 1)
+        pack_index, pack_mask, padded = _pack(group, count, rank, L)
+        if padded or impl is None:
+            index, mask = _padded(group, rank, num_groups, L)
+        if padded:
+            # No gain over one padded row per group: use that layout.
+            pack_index = index
+            eye = torch.eye(L, dtype=torch.bool, device=device)
+            pack_mask = mask.unsqueeze(1) | eye
+        if order is not None:
+            R, L_p = pack_mask.size(0), pack_mask.size(1)
+            pos = order.new_zeros(R * L_p).index_copy(0, pack_index, order)
+            pos = pos.view(R, 1, L_p)
+            # [R, L_p (query), L_p (key)]; zero outside the groups.
+            pack_rel = ((pos - pos.transpose(1, 2)) * pack_mask).to(
+                torch.int32)
+    return AttentionGroups(query, key, index, mask, pack_index, pack_mask,
+                           rel, pack_rel)
+
+
+def _select(groups: AttentionGroups, pairs: bool,
+            packed: bool) -> AttentionGroups:
+    # Drops the layout that was not asked for.
+    if not pairs:
+        groups = groups._replace(query=None, key=None, rel=None)
+    if not packed:
+        groups = groups._replace(index=None, mask=None, pack_index=None,
+                                 pack_mask=None, pack_rel=None)
+    return groups
+
+
+def _padded(group: Tensor, rank: Tensor, num_groups: int,
+            L: int) -> Tuple[Tensor, Tensor]:
+    # One row of L positions per group, rows in rank order.
+    index = group * L + rank  # [n]
+    mask = torch.zeros(num_groups * L, dtype=torch.bool, device=group.device)
     mask[index] = True
     mask = mask.view(num_groups, L)
     # An empty group (possible with explicit `num_groups`) keeps one valid
     # key so that its padded rows never see an all-masked softmax.
     mask[:, 0] = True
-    pack_index, pack_mask = _pack(group, perm, count, ptr, index, mask)
-    rel = pack_rel = None
-    if order is not None:
-        order = order.long()
-        rel = order[key] - order[query]  # [P]
-        R, L_p = pack_mask.size(0), pack_mask.size(1)
-        pos = order.new_zeros(R * L_p).index_copy(0, pack_index, order)
-        pos = pos.view(R, 1, L_p)
-        # [R, L_p (query), L_p (key)]; zero outside the groups.
-        pack_rel = ((pos - pos.transpose(1, 2)) * pack_mask).to(torch.int32)
-    return AttentionGroups(query, key, index, mask, pack_index, pack_mask,
-                           rel, pack_rel)
+    return index, mask  # [n], [G, L]
 
 
-def _pack(group: Tensor, perm: Tensor, count: Tensor, ptr: Tensor,
-          index: Tensor, mask: Tensor) -> Tuple[Tensor, Tensor]:
+def _pack(group: Tensor, count: Tensor, rank: Tensor,
+          L_pad: int) -> Tuple[Optional[Tensor], Optional[Tensor], bool]:
     # Slot of 2^ceil(log2(size)) positions per non-empty group. Laid out
     # largest first, every slot starts at a multiple of its own size, so
-    # no slot straddles a row of `L_p` (the largest slot) positions.
-    n, device = group.numel(), group.device
+    # no slot straddles a row of `L` (the largest slot) positions. Returns
+    # `(None, None, True)` where that saves no attention work over the
+    # padded layout (R L^2 >= G L_pad^2, e.g. equal-sized groups).
+    device = group.device
     size = count.clamp(min=1).to(torch.float64)
     slot = torch.where(count > 0, torch.exp2(torch.log2(size).ceil()),
                        torch.zeros_like(size)).long()  # [G]
     L = int(slot.max())
+    rows = (int(slot.sum()) + L - 1) // L
+    if rows * L * L >= count.numel() * L_pad * L_pad:
+        return None, None, True
     order = torch.argsort(slot, descending=True, stable=True)
     start = torch.empty_like(slot)
     start[order] = torch.cumsum(slot[order], dim=0) - slot[order]
-    rows = (int(slot.sum()) + L - 1) // L
-    G, L_pad = mask.shape
-    if rows * L * L >= G * L_pad * L_pad:
-        # No gain over one padded row per group: use that layout.
-        eye = torch.eye(L_pad, dtype=torch.bool, device=device)
-        return index, mask.unsqueeze(1) | eye
-    g_sorted = group[perm]
-    pack_index = torch.empty_like(group)
-    pack_index[perm] = (start[g_sorted] + torch.arange(n, device=device) -
-                        ptr[g_sorted])
+    pack_index = start[group] + rank  # [n]
     owner = torch.full((rows * L, ), -1, dtype=torch.long, device=device)
     owner[pack_index] = group
     owner = owner.view(rows, L)
     pack_mask = ((owner.unsqueeze(2) == owner.unsqueeze(1)) &
                  (owner.unsqueeze(1) >= 0))
     pack_mask |= torch.eye(L, dtype=torch.bool, device=device)
-    return pack_index, pack_mask  # [n], [R, L_p, L_p]
+    return pack_index, pack_mask, False  # [n], [R, L, L]
 
 
 class GroupedSelfAttention(Module):
@@ -251,7 +302,9 @@ class GroupedSelfAttention(Module):
         ValueError: if :obj:`heads` does not divide :obj:`channels`,
             :obj:`impl` is unknown or :obj:`max_relative_position` is
             negative; at call time if the bias is enabled and the groups
-            carry no relative positions.
+            carry no relative positions, or if the groups lack the layout
+            of :obj:`impl` (built by :func:`make_groups` for the other
+            one).
 
     Example:
         >>> attn = GroupedSelfAttention(8, heads=2)
@@ -331,8 +384,13 @@ class GroupedSelfAttention(Module):
         H, D = self.heads, self.channels // self.heads
         if self.impl == 'sdpa':
             return self.lin_out(self._sdpa(x, groups))
-        q, k, v = self.lin_qkv(x).view(n, 3, H, D).unbind(dim=1)  # [n, H, D]
         query, key = groups.query, groups.key
+        if query is None or key is None:
+            raise ValueError(
+                "GroupedSelfAttention: impl='scatter' needs the all-pairs "
+                "layout, but these groups were built with "
+                "make_groups(..., impl='sdpa')")
+        q, k, v = self.lin_qkv(x).view(n, 3, H, D).unbind(dim=1)  # [n, H, D]
         alpha = (q.index_select(0, query) * k.index_select(0, key)).sum(-1)
         alpha = alpha * (D**-0.5)  # [P, H]
         if self.rel_bias is not None:
@@ -359,10 +417,15 @@ class GroupedSelfAttention(Module):
         elif self.rel_bias is not None:
             raise ValueError("GroupedSelfAttention: the relative-position "
                              "bias needs the packed layout of make_groups")
-        else:
+        elif groups.index is not None and groups.mask is not None:
             index = groups.index
             G, L = groups.mask.size(0), groups.mask.size(1)
             attn_mask = groups.mask.view(G, 1, 1, L)
+        else:
+            raise ValueError(
+                "GroupedSelfAttention: impl='sdpa' needs the packed or "
+                "padded layout, but these groups were built with "
+                "make_groups(..., impl='scatter')")
         qkv = self.lin_qkv(x)  # [n, 3 * C]
         padded = qkv.new_zeros(G * L, 3 * H * D).index_copy(0, index, qkv)
         # [3, G, H, L, D]

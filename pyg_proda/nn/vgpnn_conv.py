@@ -71,15 +71,17 @@ def edge_pair_index(edge_index: Tensor, edge_type: Tensor, track: Tensor,
     return torch.unique(key, return_inverse=True)[1]
 
 
-def vgpnn_groups(edge_pair: Tensor,
-                 edge_frame: Optional[Tensor] = None) -> AttentionGroups:
+def vgpnn_groups(edge_pair: Tensor, edge_frame: Optional[Tensor] = None,
+                 impl: Optional[str] = None) -> AttentionGroups:
     r"""The :class:`~pyg_proda.nn.AttentionGroups` of the ``2E`` directed
     message edges of :class:`VGPNNConv` (first the ``E`` messages to the
     destinations, then the ``E`` messages to the sources): one group per
     edge pair and direction. Build it once per batch and pass it as
     :obj:`groups` to every layer to keep the forward pass free of
     data-dependent shapes. Pass :obj:`edge_frame` (``[E]``) for layers with
-    a relative-position bias (``max_relative_position > 0``).
+    a relative-position bias (``max_relative_position > 0``), and the
+    layers' :obj:`attention_impl` as :obj:`impl` to build only the layout
+    they read (see :func:`~pyg_proda.nn.make_groups`).
 
     Example:
         >>> g = vgpnn_groups(torch.tensor([0, 0]))
@@ -89,11 +91,11 @@ def vgpnn_groups(edge_pair: Tensor,
     order = None if edge_frame is None else torch.cat([edge_frame,
                                                        edge_frame])
     if edge_pair.numel() == 0:
-        return make_groups(edge_pair, order=order)
+        return make_groups(edge_pair, order=order, impl=impl)
     # Pair ids are consecutive (edge_pair_index), so no re-indexing needed.
     num_pairs = int(edge_pair.max()) + 1
     return make_groups(torch.cat([2 * edge_pair, 2 * edge_pair + 1]),
-                       num_groups=2 * num_pairs, order=order)
+                       num_groups=2 * num_pairs, order=order, impl=impl)
 
 
 class VGPNNConv(MessagePassing):
@@ -196,6 +198,7 @@ class VGPNNConv(MessagePassing):
         self.dropout = dropout
         self.max_frames = max_frames
         self.max_relative_position = max_relative_position
+        self.attention_impl = attention_impl
         self.ff_channels = ff_channels or 4 * out_channels
 
         # Link function E (Eq. 9, before the temporal blocks).
@@ -278,25 +281,31 @@ class VGPNNConv(MessagePassing):
             if edge_pair is None:
                 raise ValueError("VGPNNConv: pass 'edge_pair' or 'groups'")
             groups = vgpnn_groups(
-                edge_pair, edge_frame if self.max_relative_position else None)
-        src, dst = edge_index[0], edge_index[1]
-        num_edges = src.size(0)
+                edge_pair, edge_frame if self.max_relative_position else None,
+                impl=self.attention_impl)
+        num_edges = edge_index.size(1)
         # Directed message edges: first the messages to the destinations,
         # then the messages to the sources. Row 0 = sender, row 1 = receiver.
-        sender = torch.cat([src, dst], dim=0)  # [2E]
-        receiver = torch.cat([dst, src], dim=0)
+        message_index = torch.cat([edge_index, edge_index.flip(0)], dim=1)
+        sender, receiver = message_index[0], message_index[1]  # [2E]
         attr = torch.cat([edge_attr, edge_attr], dim=0)
         frame = torch.cat([edge_frame, edge_frame], dim=0)
 
-        link_in = torch.cat([x.index_select(0, receiver),
-                             x.index_select(0, sender), attr], dim=-1)
-        link = self.edge_mlp(link_in) + self.frame_emb(frame)  # [2E, out]
+        x_recv = x.index_select(0, receiver)  # [2E, in]
+        link_in = torch.cat([x_recv, x.index_select(0, sender), attr], dim=-1)
+        # The frame embedding as a gather: its backward is an index_add,
+        # several times cheaper on CPU than Embedding's sorting backward.
+        link = (self.edge_mlp(link_in) +
+                self.frame_emb.weight.index_select(0, frame))  # [2E, out]
         for block in self.temporal:
             link = block(link, groups)
         gate = torch.sigmoid(self.lin_gate(link))  # [2E, 1]
 
-        m = self.propagate(torch.stack([sender, receiver], dim=0), x=x,
-                           link=link, gate=gate)  # [N, out]
+        # The receiver states are already gathered for the link function:
+        # hand them to `message` as edge-level input instead of `x_i`.
+        N = x.size(0)
+        m = self.propagate(message_index, x_recv=x_recv, link=link,
+                           gate=gate, size=(N, N))  # [N, out]
         if self.msg_norm is not None:
             m = self.msg_norm(x, m)
         out = F.gelu(self.lin_update(self.lin_res(x) + m))
@@ -304,9 +313,9 @@ class VGPNNConv(MessagePassing):
             return out, gate.view(2, num_edges).t()
         return out
 
-    def message(self, x_i: Tensor, link: Tensor, gate: Tensor) -> Tensor:
+    def message(self, x_recv: Tensor, link: Tensor, gate: Tensor) -> Tensor:
         # Receiver-state message (authors' code): [x_receiver, F].
-        msg = F.dropout(torch.cat([x_i, link], dim=-1), p=self.dropout,
+        msg = F.dropout(torch.cat([x_recv, link], dim=-1), p=self.dropout,
                         training=self.training)
         return gate * F.gelu(self.lin_msg(msg))
 

@@ -206,3 +206,86 @@ def test_relative_bias(impl):
         attn(x, make_groups(group))
     with pytest.raises(ValueError, match='max_relative_position'):
         GroupedSelfAttention(8, max_relative_position=-1)
+
+
+def test_make_groups_one_layout():
+    group = torch.tensor([3, 0, 3, 3, 1, 0, 3, 2, 3, 3, 3])
+    order = torch.arange(11) % 5
+    full = make_groups(group, order=order)
+    pairs = make_groups(group, order=order, impl='scatter')
+    packed = make_groups(group, order=order, impl='sdpa')
+    for name in ('query', 'key', 'rel'):
+        assert torch.equal(getattr(pairs, name), getattr(full, name))
+        assert getattr(packed, name) is None
+    for name in ('pack_index', 'pack_mask', 'pack_rel'):
+        assert torch.equal(getattr(packed, name), getattr(full, name))
+        assert getattr(pairs, name) is None
+    # This packing saves work, so the padded layout is not built.
+    assert full.pack_mask.size(1) < full.mask.size(1) or \
+        full.pack_mask.size(0) < full.mask.size(0)
+    assert packed.index is None and packed.mask is None
+    # Equal-sized groups: the packing falls back to the padded layout.
+    same = make_groups(torch.tensor([0, 1, 0, 1]), impl='sdpa')
+    assert torch.equal(same.pack_index, same.index)
+    assert same.pack_mask.shape == (2, 2, 2)
+    with pytest.raises(ValueError, match="unknown impl 'dense'"):
+        make_groups(group, impl='dense')
+    empty = make_groups(torch.zeros(0, dtype=torch.long), impl='sdpa')
+    assert empty.query is None and empty.pack_index.numel() == 0
+
+
+def test_attention_rejects_groups_of_the_other_layout():
+    x = torch.randn(3, 8)
+    group = torch.tensor([0, 0, 1])
+    with pytest.raises(ValueError, match="impl='scatter' needs"):
+        GroupedSelfAttention(8)(x, make_groups(group, impl='sdpa'))
+    with pytest.raises(ValueError, match="impl='sdpa' needs"):
+        GroupedSelfAttention(8, impl='sdpa')(x, make_groups(group,
+                                                            impl='scatter'))
+
+
+@pytest.mark.parametrize('layout,rel', [('packed', 0), ('packed', 2),
+                                        ('padded', 0)])
+def test_sdpa_dropout_path_matches_eval_attention(layout, rel):
+    # Training with a vanishing dropout runs sdpa's dropout path and must
+    # equal the eval-mode attention and the edge-wise 'scatter' attention.
+    x, group, *_ = ragged([1, 5, 3, 7, 2], seed=5)
+    order = torch.arange(x.size(0)) % 4
+    g = make_groups(group, order=order)
+    if layout == 'padded':
+        g = g._replace(pack_index=None, pack_mask=None)
+    attn = GroupedSelfAttention(8, heads=2, dropout=1e-12, impl='sdpa',
+                                max_relative_position=rel).double()
+    if rel:
+        with torch.no_grad():
+            attn.rel_bias.normal_()
+    ref = attn.eval()(x, g)
+    out = attn.train()(x, g)
+    assert torch.allclose(out, ref, atol=1e-10)
+    scatter = GroupedSelfAttention(8, heads=2, impl='scatter',
+                                   max_relative_position=rel).double()
+    scatter.load_state_dict(attn.state_dict())
+    assert torch.allclose(out, scatter.eval()(x, g), atol=1e-10)
+    out.square().sum().backward()
+    for name, p in attn.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+
+
+def test_sdpa_dropout_stays_inside_groups():
+    x, group, *_ = ragged([4, 3, 6], seed=6)
+    g = make_groups(group, impl='sdpa')
+    attn = GroupedSelfAttention(8, heads=2, dropout=0.5, impl='sdpa').double()
+    torch.manual_seed(0)
+    out = attn(x, g)
+    torch.manual_seed(0)
+    assert torch.equal(attn(x, g), out)  # same draws for the same shapes
+    assert not torch.allclose(out, attn.eval()(x, g))  # dropout is applied
+    attn.train()
+    # Changing the rows of group 1 leaves the other groups untouched.
+    x2 = x.clone()
+    x2[group == 1] += 1.0
+    torch.manual_seed(0)
+    out2 = attn(x2, g)
+    keep = group != 1
+    assert torch.allclose(out2[keep], out[keep], atol=1e-12)
+    assert not torch.allclose(out2[~keep], out[~keep])
