@@ -24,8 +24,12 @@ authors do in their data loader. Workloads:
 * ``sweep``: Action-Genome-shaped batches of growing size, ``1e3`` to
   ``1e6`` relations in total, at hidden size 8 with one head so that the
   largest point fits in memory (and the index building, packing, gathers
-  and scatters weigh most): sparse cost per edge, and the ratios where the
-  dense layout fits in ``--max-dense-gb``.
+  and scatters weigh most): sparse cost per edge, the cost of the edges
+  added from one point to the next, a fit ``fixed + marginal * edges``, the
+  number of ATen ops one step dispatches (:func:`count_ops`), and the
+  ratios where the dense layout fits in ``--max-dense-gb``. The sparse
+  points are timed in interleaved rounds (:func:`time_interleaved`), so
+  that a drift in the machine's speed does not pass for a size effect.
 
 CPU runs use one thread unless ``--threads`` says otherwise: on a shared
 machine, OpenMP threads competing with other processes make timings
@@ -192,7 +196,7 @@ def sparse_step(conv: VGPNNConv, g: Graph) -> Callable[[], None]:
     included."""
     def step() -> None:
         pair = edge_pair_index(g.edge_index, g.edge_type, g.track)
-        groups = vgpnn_groups(pair)
+        groups = vgpnn_groups(pair, impl=conv.attention_impl)
         out, gates = conv(g.x, g.edge_index, g.edge_attr, g.edge_frame, None,
                           return_gates=True, groups=groups)
         (out.square().mean() + gates.mean()).backward()
@@ -252,6 +256,26 @@ def time_step(step: Callable[[], None], device: torch.device,
         if time.perf_counter() - start > budget_s:
             break
     return statistics.median(times)
+
+
+def count_ops(step: Callable[[], None]) -> int:
+    r"""Number of ATen operators that one run of :obj:`step` dispatches
+    (forward and backward, views included): what a step costs whatever the
+    size of its tensors, at a few microseconds of dispatch each."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Counter(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.count = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.count += 1
+            return func(*args, **(kwargs or {}))
+
+    with Counter() as counter:
+        step()
+    return counter.count
 
 
 def peak_memory(step: Callable[[], None], device: torch.device) -> int:
@@ -345,47 +369,91 @@ def fit_cost(points: Sequence[Dict]) -> Sequence[float]:
     return float(sol[0]), float(sol[1])
 
 
+def time_interleaved(steps: Sequence[Callable[[], None]],
+                     device: torch.device, repeats: int = 5,
+                     warmup: int = 1, budget_s: float = 60.0) -> List[float]:
+    r"""Median wall time of every step of :obj:`steps` in seconds, timed in
+    rounds (:obj:`repeats` rounds after :obj:`warmup`), so that a machine
+    whose speed drifts (a shared VM, frequency scaling) shifts every step
+    alike instead of the ones timed in its slow minutes. In every round a
+    step runs twice in a row and only the second run is timed: a small
+    step timed right after a large one would otherwise pay for caches and
+    heap the large one left cold, which consecutive training steps of one
+    size do not. A step stops taking part (after at least one timed run)
+    once its timed runs have used :obj:`budget_s`."""
+    for _ in range(warmup):
+        for step in steps:
+            step()
+    _sync(device)
+    times: List[List[float]] = [[] for _ in steps]
+    for _ in range(repeats):
+        for i, step in enumerate(steps):
+            if times[i] and sum(times[i]) > budget_s:
+                continue
+            step()
+            _sync(device)
+            t0 = time.perf_counter()
+            step()
+            _sync(device)
+            times[i].append(time.perf_counter() - t0)
+    return [statistics.median(t) for t in times]
+
+
 def sweep(targets: Sequence[float], channels: int, heads: int,
           device: torch.device, repeats: int, max_dense_bytes: float,
           budget_s: float) -> Dict:
     r"""Sparse cost per edge over Action-Genome-shaped batches of growing
-    size; the dense layer is run while its extrapolated peak memory (it
-    grows linearly with the batch) stays under :obj:`max_dense_bytes`."""
+    size, timed in interleaved rounds (:func:`time_interleaved`); the dense
+    layer is run while its extrapolated peak memory (it grows linearly with
+    the batch) stays under :obj:`max_dense_bytes`."""
     per_video = 7.0 * 16  # relations per video
-    points = []
-    dense_bytes_per_video = None
+    points, steps, convs, graphs = [], [], [], []
     for target in targets:
         videos = max(1, int(round(target / per_video)))
         g = ag_graph(videos, channels, seed=1).to(device)
         conv = make_conv(channels, g.edge_attr.size(1), heads, 'sdpa', device)
-        step = sparse_step(conv, g)
-        point = {'target_edges': int(target), 'videos': videos,
-                 'edges': g.num_edges}
-        point['sparse_s'] = time_step(step, device, repeats,
-                                      budget_s=budget_s)
+        graphs.append(g)
+        convs.append(conv)
+        steps.append(sparse_step(conv, g))
+        points.append({'target_edges': int(target), 'videos': videos,
+                       'edges': g.num_edges})
+    print(f'  timing {len(steps)} sweep points in {repeats} interleaved '
+          f'rounds ...', flush=True)
+    for point, t in zip(points, time_interleaved(steps, device, repeats,
+                                                  budget_s=budget_s)):
+        point['sparse_s'] = t
+        point['us_per_edge'] = t / point['edges'] * 1e6
+    dense_bytes_per_video = None
+    for point, g, conv, step in zip(points, graphs, convs, steps):
+        videos = point['videos']
         point['sparse_bytes'] = peak_memory(step, device)
-        point['us_per_edge'] = point['sparse_s'] / g.num_edges * 1e6
-        del step
         run_dense = (dense_bytes_per_video is None or
                      dense_bytes_per_video * videos <= max_dense_bytes)
         if run_dense:
             d = g.pad()
             dense = DenseVGPNN.from_sparse(conv)
-            step = dense_step(dense, d)
-            point['dense_bytes'] = peak_memory(step, device)
+            dstep = dense_step(dense, d)
+            point['dense_bytes'] = peak_memory(dstep, device)
             dense_bytes_per_video = point['dense_bytes'] / videos
-            point['dense_s'] = time_step(step, device, repeats,
+            point['dense_s'] = time_step(dstep, device, repeats,
                                          budget_s=budget_s)
             point['speedup'] = point['dense_s'] / point['sparse_s']
             point['memory_ratio'] = (point['sparse_bytes'] /
                                      point['dense_bytes'])
-            del d, dense, step
+            del d, dense, dstep
         else:
             point.update(dense_s=None, dense_bytes=None, speedup=None,
                          memory_ratio=None)
-        points.append(point)
         print(f"  sweep {g.num_edges:>9,d} edges: "
               f"{point['us_per_edge']:.3f} us/edge", flush=True)
+    ops = count_ops(steps[0])
+    del steps, convs, graphs
+    # Cost of the edges added from one point to the next: flat where the
+    # implementation scales linearly, whatever the fixed cost per call.
+    for prev, point in zip(points, points[1:]):
+        point['marginal_us_per_edge'] = (
+            (point['sparse_s'] - prev['sparse_s']) /
+            (point['edges'] - prev['edges']) * 1e6)
     costs = [p['us_per_edge'] for p in points]
     mid = statistics.median(costs)
     fixed, marginal = fit_cost(points)
@@ -396,6 +464,7 @@ def sweep(targets: Sequence[float], channels: int, heads: int,
         'us_per_edge_median': mid,
         'per_edge_max_deviation': max(abs(c / mid - 1) for c in costs),
         'fixed_ms': fixed * 1e3, 'marginal_us_per_edge': marginal * 1e6,
+        'ops_per_step': ops,
         'speedup': statistics.median(ratios) if ratios else None,
         'memory_ratio': statistics.median(mems) if mems else None,
     }
@@ -489,18 +558,26 @@ def print_table(results: Dict) -> None:
     sw = results.get('sweep')
     if sw:
         print(f"\nsweep (H={sw['hidden']}): sparse cost per edge")
-        print(f"{'edges':>10}{'sparse ms':>11}{'us/edge':>9}{'sparse MB':>11}"
-              f"{'speedup':>9}{'mem ratio':>10}")
+        print(f"{'edges':>10}{'sparse ms':>11}{'us/edge':>9}{'added':>9}"
+              f"{'sparse MB':>11}{'speedup':>9}{'mem ratio':>10}")
         for p in sw['points']:
             mr = p['memory_ratio']
+            added = p.get('marginal_us_per_edge')
             print(f"{p['edges']:>10,d}{p['sparse_s'] * 1e3:>11.1f}"
-                  f"{p['us_per_edge']:>9.3f}{_mb(p['sparse_bytes']):>11}"
+                  f"{p['us_per_edge']:>9.3f}"
+                  f"{'-' if added is None else f'{added:.3f}':>9}"
+                  f"{_mb(p['sparse_bytes']):>11}"
                   f"{_x(p['speedup']):>9}"
                   f"{'-' if mr is None else f'{mr:.3f}':>10}")
         print(f"median {sw['us_per_edge_median']:.3f} us/edge, largest "
               f"deviation {100 * sw['per_edge_max_deviation']:.0f} %; fit: "
               f"{sw['fixed_ms']:.2f} ms per call + "
-              f"{sw['marginal_us_per_edge']:.3f} us per edge")
+              f"{sw['marginal_us_per_edge']:.3f} us per edge; 'added': cost "
+              f"per edge of the edges added since the previous point")
+        print(f"one sparse step dispatches {sw['ops_per_step']} ATen ops "
+              f"(index building, forward, backward) whatever its size; the "
+              f"fitted fixed cost is "
+              f"{1e3 * sw['fixed_ms'] / sw['ops_per_step']:.1f} us per op")
     tr = results.get('train')
     if tr:
         for t in tr:

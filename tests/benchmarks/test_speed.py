@@ -2,6 +2,7 @@ import importlib.util
 import json
 import os.path as osp
 import sys
+import time
 
 import pytest
 import torch
@@ -129,6 +130,31 @@ def test_peak_memory_counts_step_allocations():
     assert 8e6 <= peak < 9e6
 
 
+def test_time_interleaved_runs_steps_in_rounds():
+    calls = []
+    steps = [lambda i=i: calls.append(i) for i in range(3)]
+    times = speed.time_interleaved(steps, torch.device('cpu'), repeats=2,
+                                   warmup=1)
+    # A warm-up round, then two rounds in which every step runs twice.
+    assert calls == [0, 1, 2] + [0, 0, 1, 1, 2, 2] * 2
+    assert len(times) == 3 and all(t >= 0 for t in times)
+    # A step over its budget drops out after its first timed run.
+    calls.clear()
+    slow = [lambda: (calls.append('s'), time.sleep(0.02)),
+            lambda: calls.append('f')]
+    speed.time_interleaved(slow, torch.device('cpu'), repeats=3, warmup=0,
+                           budget_s=0.01)
+    assert calls == ['s', 's'] + ['f', 'f'] * 3
+
+
+def test_count_ops():
+    a = torch.ones(3, requires_grad=True)
+    # mul forward; backward: ones_like for the seed, mul for the gradient.
+    assert speed.count_ops(lambda: (a * 2).sum().backward()) >= 3
+    assert speed.count_ops(lambda: None) == 0
+    assert speed.count_ops(lambda: a.detach() + 1) == 2  # detach, add
+
+
 def test_quick_run_writes_json(tmp_path):
     path = tmp_path / 'speed.json'
     threads = torch.get_num_threads()
@@ -146,6 +172,12 @@ def test_quick_run_writes_json(tmp_path):
     sw = res['sweep']
     assert len(sw['points']) >= 2 and sw['speedup'] > 0
     assert sw['memory_ratio'] > 0 and sw['us_per_edge_median'] > 0
+    assert 'marginal_us_per_edge' not in sw['points'][0]
+    assert sw['ops_per_step'] > 100
+    for prev, p in zip(sw['points'], sw['points'][1:]):
+        assert p['marginal_us_per_edge'] == pytest.approx(
+            (p['sparse_s'] - prev['sparse_s']) /
+            (p['edges'] - prev['edges']) * 1e6)
     assert res['train'][0]['videos_per_s'] > 0
 
 
