@@ -1,7 +1,7 @@
 r"""Speed and memory of the sparse :class:`~pyg_proda.nn.VGPNNConv` against
 the dense padded layout of the authors (``benchmarks/dense_vgpnn.py``).
 
-    python benchmarks/speed.py                      # full run (CPU: ~15 min)
+    python benchmarks/speed.py                      # full run (CPU: ~12 min)
     python benchmarks/speed.py --quick              # under a minute
     python benchmarks/speed.py --json results/speed.json --device cuda
 
