@@ -427,7 +427,9 @@ class GroupedSelfAttention(Module):
                 "padded layout, but these groups were built with "
                 "make_groups(..., impl='scatter')")
         qkv = self.lin_qkv(x)  # [n, 3 * C]
-        padded = qkv.new_zeros(G * L, 3 * H * D).index_copy(0, index, qkv)
+        # In place into fresh zeros: the out-of-place index_copy would copy
+        # the zeros once more. Padding stays zero (finite for masked keys).
+        padded = qkv.new_zeros(G * L, 3 * H * D).index_copy_(0, index, qkv)
         # [3, G, H, L, D]
         q, k, v = padded.view(G, L, 3, H, D).permute(2, 0, 3, 1, 4).unbind(0)
         out = F.scaled_dot_product_attention(
