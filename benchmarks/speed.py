@@ -237,25 +237,47 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def time_interleaved(steps: Sequence[Callable[[], None]],
+                     device: torch.device, repeats: int = 5,
+                     warmup: int = 1, budget_s: float = 60.0,
+                     rewarm: bool = True) -> List[float]:
+    r"""Median wall time of every step of :obj:`steps` in seconds, timed in
+    rounds (:obj:`repeats` rounds after :obj:`warmup`), so that a machine
+    whose speed drifts (a shared VM, frequency scaling) shifts every step
+    alike instead of the ones timed in its slow minutes. In every round a
+    step runs twice in a row and only the second run is timed
+    (:obj:`rewarm`): a small step timed right after a large one would
+    otherwise pay for caches and heap the large one left cold, which
+    consecutive training steps of one size do not. A step stops taking
+    part (after at least one timed run) once its timed runs have used
+    :obj:`budget_s`."""
+    for _ in range(warmup):
+        for step in steps:
+            step()
+    _sync(device)
+    times: List[List[float]] = [[] for _ in steps]
+    for _ in range(repeats):
+        for i, step in enumerate(steps):
+            if times[i] and sum(times[i]) > budget_s:
+                continue
+            if rewarm:
+                step()
+                _sync(device)
+            t0 = time.perf_counter()
+            step()
+            _sync(device)
+            times[i].append(time.perf_counter() - t0)
+    return [statistics.median(t) for t in times]
+
+
 def time_step(step: Callable[[], None], device: torch.device,
               repeats: int = 5, warmup: int = 1,
               budget_s: float = 60.0) -> float:
     r"""Median wall time of :obj:`step` in seconds over :obj:`repeats` runs
     after :obj:`warmup` runs; stops early (at least one run) once
     :obj:`budget_s` is spent."""
-    for _ in range(warmup):
-        step()
-    _sync(device)
-    times: List[float] = []
-    start = time.perf_counter()
-    while len(times) < repeats:
-        t0 = time.perf_counter()
-        step()
-        _sync(device)
-        times.append(time.perf_counter() - t0)
-        if time.perf_counter() - start > budget_s:
-            break
-    return statistics.median(times)
+    return time_interleaved([step], device, repeats, warmup, budget_s,
+                            rewarm=False)[0]
 
 
 def count_ops(step: Callable[[], None]) -> int:
@@ -367,36 +389,6 @@ def fit_cost(points: Sequence[Dict]) -> Sequence[float]:
     A = torch.stack([1 / t, e / t], dim=1)
     sol = torch.linalg.lstsq(A, torch.ones_like(t).unsqueeze(1)).solution
     return float(sol[0]), float(sol[1])
-
-
-def time_interleaved(steps: Sequence[Callable[[], None]],
-                     device: torch.device, repeats: int = 5,
-                     warmup: int = 1, budget_s: float = 60.0) -> List[float]:
-    r"""Median wall time of every step of :obj:`steps` in seconds, timed in
-    rounds (:obj:`repeats` rounds after :obj:`warmup`), so that a machine
-    whose speed drifts (a shared VM, frequency scaling) shifts every step
-    alike instead of the ones timed in its slow minutes. In every round a
-    step runs twice in a row and only the second run is timed: a small
-    step timed right after a large one would otherwise pay for caches and
-    heap the large one left cold, which consecutive training steps of one
-    size do not. A step stops taking part (after at least one timed run)
-    once its timed runs have used :obj:`budget_s`."""
-    for _ in range(warmup):
-        for step in steps:
-            step()
-    _sync(device)
-    times: List[List[float]] = [[] for _ in steps]
-    for _ in range(repeats):
-        for i, step in enumerate(steps):
-            if times[i] and sum(times[i]) > budget_s:
-                continue
-            step()
-            _sync(device)
-            t0 = time.perf_counter()
-            step()
-            _sync(device)
-            times[i].append(time.perf_counter() - t0)
-    return [statistics.median(t) for t in times]
 
 
 def sweep(targets: Sequence[float], channels: int, heads: int,
