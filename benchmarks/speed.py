@@ -1,7 +1,7 @@
 r"""Speed and memory of the sparse :class:`~pyg_proda.nn.VGPNNConv` against
 the dense padded layout of the authors (``benchmarks/dense_vgpnn.py``).
 
-    python benchmarks/speed.py                      # full run (CPU: ~12 min)
+    python benchmarks/speed.py                      # full run (CPU: ~20 min)
     python benchmarks/speed.py --quick              # under a minute
     python benchmarks/speed.py --json results/speed.json --device cuda
 
@@ -30,6 +30,14 @@ authors do in their data loader. Workloads:
   ratios where the dense layout fits in ``--max-dense-gb``. The sparse
   points are timed in interleaved rounds (:func:`time_interleaved`), so
   that a drift in the machine's speed does not pass for a size effect.
+  The sweep runs a second time with both layers under
+  :func:`torch.compile` (:func:`compiled`: ``dynamic=True``, on CPU with
+  inductor's C++ wrapper and ATen's dropout masks), which removes most of
+  the per-operator cost that dominates the smallest points in eager mode;
+  compiling happens in the untimed warm-up. ``--no-compile`` skips it,
+  ``--quick`` skips it unless ``--compile`` is given, and a compile
+  failure (e.g. no C++ compiler) is reported as ``skipped`` without
+  losing the eager figures.
 
 CPU runs use one thread unless ``--threads`` says otherwise: on a shared
 machine, OpenMP threads competing with other processes make timings
@@ -191,27 +199,60 @@ def sportshhi_graph(num_videos: int, channels: int, num_frames: int = 16,
 
 # Steps and measurements ######################################################
 
-def sparse_step(conv: VGPNNConv, g: Graph) -> Callable[[], None]:
+def sparse_step(conv: VGPNNConv, g: Graph,
+                forward: Optional[Callable] = None) -> Callable[[], None]:
     r"""One forward + backward pass of the sparse layer, index building
-    included."""
+    included; :obj:`forward` replaces ``conv`` in the forward pass (e.g.
+    :func:`compiled` ``(conv)``)."""
+    forward = conv if forward is None else forward
+
     def step() -> None:
         pair = edge_pair_index(g.edge_index, g.edge_type, g.track)
         groups = vgpnn_groups(pair, impl=conv.attention_impl)
-        out, gates = conv(g.x, g.edge_index, g.edge_attr, g.edge_frame, None,
-                          return_gates=True, groups=groups)
+        out, gates = forward(g.x, g.edge_index, g.edge_attr, g.edge_frame,
+                             None, return_gates=True, groups=groups)
         (out.square().mean() + gates.mean()).backward()
         conv.zero_grad(set_to_none=True)
     return step
 
 
-def dense_step(dense: DenseVGPNN, d: DenseGraph) -> Callable[[], None]:
+def dense_step(dense: DenseVGPNN, d: DenseGraph,
+               forward: Optional[Callable] = None) -> Callable[[], None]:
     r"""One forward + backward pass of the dense layer (no masks, as in the
-    authors' code)."""
+    authors' code); :obj:`forward` replaces ``dense`` in the forward
+    pass."""
+    forward = dense if forward is None else forward
+
     def step() -> None:
-        out, gates = dense(d.x, d.edge_attr, d.pairs)
+        out, gates = forward(d.x, d.edge_attr, d.pairs)
         (out.square().mean() + gates.mean()).backward()
         dense.zero_grad(set_to_none=True)
     return step
+
+
+def compile_options(device: torch.device) -> Dict[str, bool]:
+    r"""The inductor options of :func:`compiled`. On CPU: a C++ wrapper,
+    so that launching the generated kernels costs no Python per kernel
+    (``cpp_wrapper``), and ATen's random numbers for dropout
+    (``fallback_random``): inductor's own generated random numbers are
+    slower per element on CPU than ``bernoulli_``, and ATen's keep the
+    dropout masks of eager mode."""
+    if device.type == 'cpu':
+        return {'cpp_wrapper': True, 'fallback_random': True}
+    return {}
+
+
+def compiled(module: torch.nn.Module, device: torch.device,
+             backend: str = 'inductor') -> Callable:
+    r""":func:`torch.compile` of :obj:`module` for graphs of every size
+    (``dynamic=True``: one compiled graph serves all batch sizes, but for
+    a few size classes inductor specialises on). The sparse layer compiles
+    as a whole because its groups are built outside it
+    (:func:`~pyg_proda.nn.vgpnn_groups`): no data-dependent shape is left
+    inside the forward pass."""
+    options = compile_options(device) if backend == 'inductor' else None
+    return torch.compile(module, dynamic=True, backend=backend,
+                         options=options)
 
 
 def keep_freed_memory() -> bool:
@@ -393,38 +434,45 @@ def fit_cost(points: Sequence[Dict]) -> Sequence[float]:
 
 def sweep(targets: Sequence[float], channels: int, heads: int,
           device: torch.device, repeats: int, max_dense_bytes: float,
-          budget_s: float) -> Dict:
+          budget_s: float, backend: Optional[str] = None) -> Dict:
     r"""Sparse cost per edge over Action-Genome-shaped batches of growing
     size, timed in interleaved rounds (:func:`time_interleaved`); the dense
     layer is run while its extrapolated peak memory (it grows linearly with
-    the batch) stays under :obj:`max_dense_bytes`."""
+    the batch) stays under :obj:`max_dense_bytes`. With a :obj:`backend`,
+    both layers run :func:`compiled` with it (one compiled module serves
+    every point; it compiles in the warm-up runs, which are not timed)."""
     per_video = 7.0 * 16  # relations per video
-    points, steps, convs, graphs = [], [], [], []
+    points, steps, graphs = [], [], []
+    # One layer for all points (the same weights as one per point, and one
+    # compiled module whose few size classes are compiled once).
+    conv = make_conv(channels, sum(AG_GROUPS), heads, 'sdpa', device)
+    forward = compiled(conv, device, backend) if backend else None
+    dense = DenseVGPNN.from_sparse(conv)
+    dense_forward = compiled(dense, device, backend) if backend else None
     for target in targets:
         videos = max(1, int(round(target / per_video)))
         g = ag_graph(videos, channels, seed=1).to(device)
-        conv = make_conv(channels, g.edge_attr.size(1), heads, 'sdpa', device)
         graphs.append(g)
-        convs.append(conv)
-        steps.append(sparse_step(conv, g))
+        steps.append(sparse_step(conv, g, forward))
         points.append({'target_edges': int(target), 'videos': videos,
                        'edges': g.num_edges})
     print(f'  timing {len(steps)} sweep points in {repeats} interleaved '
-          f'rounds ...', flush=True)
+          f'rounds{" (compiling in the warm-up)" if backend else ""} ...',
+          flush=True)
     for point, t in zip(points, time_interleaved(steps, device, repeats,
                                                   budget_s=budget_s)):
         point['sparse_s'] = t
         point['us_per_edge'] = t / point['edges'] * 1e6
     dense_bytes_per_video = None
-    for point, g, conv, step in zip(points, graphs, convs, steps):
+    for point, g, step in zip(points, graphs, steps):
         videos = point['videos']
         point['sparse_bytes'] = peak_memory(step, device)
         run_dense = (dense_bytes_per_video is None or
                      dense_bytes_per_video * videos <= max_dense_bytes)
         if run_dense:
             d = g.pad()
-            dense = DenseVGPNN.from_sparse(conv)
-            dstep = dense_step(dense, d)
+            dstep = dense_step(dense, d, dense_forward)
+            dstep()  # compiles, if it does, outside the measured run
             point['dense_bytes'] = peak_memory(dstep, device)
             dense_bytes_per_video = point['dense_bytes'] / videos
             point['dense_s'] = time_step(dstep, device, repeats,
@@ -432,14 +480,15 @@ def sweep(targets: Sequence[float], channels: int, heads: int,
             point['speedup'] = point['dense_s'] / point['sparse_s']
             point['memory_ratio'] = (point['sparse_bytes'] /
                                      point['dense_bytes'])
-            del d, dense, dstep
+            del d, dstep
         else:
             point.update(dense_s=None, dense_bytes=None, speedup=None,
                          memory_ratio=None)
         print(f"  sweep {g.num_edges:>9,d} edges: "
               f"{point['us_per_edge']:.3f} us/edge", flush=True)
-    ops = count_ops(steps[0])
-    del steps, convs, graphs
+    # Compiled steps run generated kernels, not ATen ops one by one.
+    ops = None if backend else count_ops(steps[0])
+    del steps, graphs
     # Cost of the edges added from one point to the next: flat where the
     # implementation scales linearly, whatever the fixed cost per call.
     for prev, point in zip(points, points[1:]):
@@ -453,6 +502,9 @@ def sweep(targets: Sequence[float], channels: int, heads: int,
     mems = [p['memory_ratio'] for p in points if p['memory_ratio'] is not None]
     return {
         'hidden': channels, 'points': points,
+        'compiled': bool(backend), 'backend': backend or 'eager',
+        'compile_options': (compile_options(device)
+                            if backend == 'inductor' else None),
         'us_per_edge_median': mid,
         'per_edge_max_deviation': max(abs(c / mid - 1) for c in costs),
         'fixed_ms': fixed * 1e3, 'marginal_us_per_edge': marginal * 1e6,
@@ -460,6 +512,22 @@ def sweep(targets: Sequence[float], channels: int, heads: int,
         'speedup': statistics.median(ratios) if ratios else None,
         'memory_ratio': statistics.median(mems) if mems else None,
     }
+
+
+def compiled_sweep(targets: Sequence[float], channels: int, heads: int,
+                   device: torch.device, repeats: int, max_dense_bytes: float,
+                   budget_s: float, backend: str = 'inductor') -> Dict:
+    r""":func:`sweep` with both layers :func:`compiled`, or
+    ``{'skipped': reason}`` where compiling fails (no C++ compiler for
+    inductor on CPU, an unknown backend), so that the eager figures of the
+    run are not lost."""
+    try:
+        return sweep(targets, channels, heads, device, repeats,
+                     max_dense_bytes, budget_s, backend=backend)
+    except Exception as e:  # reported, and in the JSON
+        reason = f'{type(e).__name__}: {str(e).strip()[:500]}'
+        print(f'  compiled sweep skipped: {reason}', flush=True)
+        return {'skipped': reason}
 
 
 # Training throughput #########################################################
@@ -520,6 +588,35 @@ def _x(v: Optional[float]) -> str:
     return '-' if v is None else f'{v:.2f}x'
 
 
+def _print_sweep(sw: Dict) -> None:
+    mode = 'eager'
+    if sw['compiled']:
+        mode = ', '.join(['torch.compile', sw['backend'],
+                          *(sw['compile_options'] or ())])
+    print(f"\nsweep (H={sw['hidden']}, {mode}): sparse cost per edge")
+    print(f"{'edges':>10}{'sparse ms':>11}{'us/edge':>9}{'added':>9}"
+          f"{'sparse MB':>11}{'speedup':>9}{'mem ratio':>10}")
+    for p in sw['points']:
+        mr = p['memory_ratio']
+        added = p.get('marginal_us_per_edge')
+        print(f"{p['edges']:>10,d}{p['sparse_s'] * 1e3:>11.1f}"
+              f"{p['us_per_edge']:>9.3f}"
+              f"{'-' if added is None else f'{added:.3f}':>9}"
+              f"{_mb(p['sparse_bytes']):>11}"
+              f"{_x(p['speedup']):>9}"
+              f"{'-' if mr is None else f'{mr:.3f}':>10}")
+    print(f"median {sw['us_per_edge_median']:.3f} us/edge, largest "
+          f"deviation {100 * sw['per_edge_max_deviation']:.0f} %; fit: "
+          f"{sw['fixed_ms']:.2f} ms per call + "
+          f"{sw['marginal_us_per_edge']:.3f} us per edge; 'added': cost "
+          f"per edge of the edges added since the previous point")
+    if sw['ops_per_step'] is not None:
+        print(f"one sparse step dispatches {sw['ops_per_step']} ATen ops "
+              f"(index building, forward, backward) whatever its size; the "
+              f"fitted fixed cost is "
+              f"{1e3 * sw['fixed_ms'] / sw['ops_per_step']:.1f} us per op")
+
+
 def print_table(results: Dict) -> None:
     print(f"\ndevice: {results['device']}, threads: {results['threads']}, "
           f"heap cache: {results['heap_cache']}")
@@ -547,29 +644,12 @@ def print_table(results: Dict) -> None:
                 print(f"{'  (scatter attention)':<22}{'':>22}"
                       f"{r['sparse_scatter_s'] * 1e3:>11.1f}{'':>20}"
                       f"{_mb(r['sparse_scatter_bytes']):>11}")
-    sw = results.get('sweep')
-    if sw:
-        print(f"\nsweep (H={sw['hidden']}): sparse cost per edge")
-        print(f"{'edges':>10}{'sparse ms':>11}{'us/edge':>9}{'added':>9}"
-              f"{'sparse MB':>11}{'speedup':>9}{'mem ratio':>10}")
-        for p in sw['points']:
-            mr = p['memory_ratio']
-            added = p.get('marginal_us_per_edge')
-            print(f"{p['edges']:>10,d}{p['sparse_s'] * 1e3:>11.1f}"
-                  f"{p['us_per_edge']:>9.3f}"
-                  f"{'-' if added is None else f'{added:.3f}':>9}"
-                  f"{_mb(p['sparse_bytes']):>11}"
-                  f"{_x(p['speedup']):>9}"
-                  f"{'-' if mr is None else f'{mr:.3f}':>10}")
-        print(f"median {sw['us_per_edge_median']:.3f} us/edge, largest "
-              f"deviation {100 * sw['per_edge_max_deviation']:.0f} %; fit: "
-              f"{sw['fixed_ms']:.2f} ms per call + "
-              f"{sw['marginal_us_per_edge']:.3f} us per edge; 'added': cost "
-              f"per edge of the edges added since the previous point")
-        print(f"one sparse step dispatches {sw['ops_per_step']} ATen ops "
-              f"(index building, forward, backward) whatever its size; the "
-              f"fitted fixed cost is "
-              f"{1e3 * sw['fixed_ms'] / sw['ops_per_step']:.1f} us per op")
+    for key in ('sweep', 'sweep_compiled'):
+        sw = results.get(key)
+        if sw and 'skipped' in sw:
+            print(f"\n{key}: skipped ({sw['skipped']})")
+        elif sw:
+            _print_sweep(sw)
     tr = results.get('train')
     if tr:
         for t in tr:
@@ -594,6 +674,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--sweep-hidden', type=int, default=None)
     p.add_argument('--sweep-max', type=float, default=None,
                    help='Largest sweep point in edges (default: 1e6)')
+    p.add_argument('--compile', action=argparse.BooleanOptionalAction,
+                   default=None,
+                   help='Also run the sweep with both layers under '
+                   'torch.compile (default: on, off with --quick)')
+    p.add_argument('--compile-backend', default='inductor',
+                   help='torch.compile backend of the compiled sweep')
     p.add_argument('--max-dense-gb', type=float, default=6.0,
                    help='Skip dense runs (sweep points, --all-pairs) whose '
                    'peak would exceed this')
@@ -655,6 +741,11 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     print(f'sweep, hidden {sweep_hidden} ...', flush=True)
     results['sweep'] = sweep(targets, sweep_hidden, 1, device, repeats,
                              args.max_dense_gb * 2**30, budget)
+    if args.compile if args.compile is not None else not q:
+        print(f'sweep, hidden {sweep_hidden}, torch.compile ...', flush=True)
+        results['sweep_compiled'] = compiled_sweep(
+            targets, sweep_hidden, 1, device, repeats,
+            args.max_dense_gb * 2**30, budget, args.compile_backend)
     if train_hidden:
         root = args.data_root or tempfile.mkdtemp(prefix='pyg_proda_speed_')
         results['train'] = []

@@ -1,6 +1,8 @@
 import importlib.util
 import json
+import os
 import os.path as osp
+import shutil
 import sys
 import time
 
@@ -200,3 +202,58 @@ def test_packed_grouped_attention_matches_scatter():
     scatter = GroupedSelfAttention(8, heads=2, impl='scatter').double()
     scatter.load_state_dict(sdpa.state_dict())
     assert torch.allclose(sdpa(x, groups), scatter(x, groups), atol=1e-10)
+
+
+def test_compiled_sweep_records_both_layers_compiled():
+    # The 'eager' backend runs the compiled-sweep path (dynamo traces both
+    # layers) without inductor's compile time.
+    sw = speed.sweep([1e3, 3e3], 8, 1, torch.device('cpu'), repeats=1,
+                     max_dense_bytes=1e10, budget_s=1.0, backend='eager')
+    assert sw['compiled'] and sw['backend'] == 'eager'
+    assert sw['ops_per_step'] is None and sw['compile_options'] is None
+    assert [p['videos'] for p in sw['points']] == [9, 27]
+    for p in sw['points']:
+        assert p['sparse_s'] > 0 and p['sparse_bytes'] > 0
+        assert p['speedup'] > 0 and 0 < p['memory_ratio']
+
+
+def test_compiled_sweep_failure_is_reported_not_raised(capsys):
+    sw = speed.compiled_sweep([1e3], 8, 1, torch.device('cpu'), 1, 1e10,
+                              1.0, backend='no_such_backend')
+    assert set(sw) == {'skipped'} and 'no_such_backend' in sw['skipped']
+    assert 'compiled sweep skipped' in capsys.readouterr().out
+
+
+@pytest.mark.skipif(
+    not any(shutil.which(c) for c in (os.environ.get('CXX', 'g++'), 'g++',
+                                      'clang++')),
+    reason='inductor needs a C++ compiler on CPU')
+def test_inductor_compiled_layer_matches_eager():
+    # What the compiled sweep times: the layer under inductor with the
+    # benchmark's options computes what the eager layer computes, forward
+    # and backward, dropout included (fallback_random draws ATen's masks).
+    cpu = torch.device('cpu')
+    g = speed.ag_graph(2, 8, seed=4)
+    conv = speed.make_conv(8, g.edge_attr.size(1), 2, 'sdpa', cpu)
+    fast = speed.compiled(conv, cpu)
+    groups = speed.vgpnn_groups(
+        speed.edge_pair_index(g.edge_index, g.edge_type, g.track),
+        impl='sdpa')
+
+    def run(forward, seed):
+        torch.manual_seed(seed)
+        out, gates = forward(g.x, g.edge_index, g.edge_attr, g.edge_frame,
+                             None, return_gates=True, groups=groups)
+        (out.square().mean() + gates.mean()).backward()
+        grads = [p.grad.clone() for p in conv.parameters()]
+        conv.zero_grad(set_to_none=True)
+        return out.detach(), gates.detach(), grads
+
+    assert conv.training and conv.dropout > 0
+    ref, got = run(conv, 7), run(fast, 7)
+    assert torch.allclose(got[0], ref[0], atol=1e-5)
+    assert torch.allclose(got[1], ref[1], atol=1e-5)
+    for a, b in zip(got[2], ref[2]):
+        assert torch.allclose(a, b, atol=1e-5)
+    # Another seed, other masks: the compiled layer does draw them.
+    assert not torch.allclose(run(fast, 8)[0], got[0])
