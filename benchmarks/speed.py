@@ -27,9 +27,15 @@ authors do in their data loader. Workloads:
   and scatters weigh most): sparse cost per edge, the cost of the edges
   added from one point to the next, a fit ``fixed + marginal * edges``, the
   number of ATen ops one step dispatches (:func:`count_ops`), and the
-  ratios where the dense layout fits in ``--max-dense-gb``. The sparse
-  points are timed in interleaved rounds (:func:`time_interleaved`), so
-  that a drift in the machine's speed does not pass for a size effect.
+  ratios where the dense layout fits in ``--max-dense-gb``. Every point
+  has at least its nominal number of edges (:func:`sweep_graph`). The
+  sparse points are timed in interleaved rounds (:func:`time_rounds`), so
+  that a drift in the machine's speed does not pass for a size effect;
+  each round's sample of a point is the mean of a block of consecutive
+  runs lasting at least ``--min-block`` seconds (0.2), so that small
+  points are measured warm, as consecutive training steps run, and over
+  as much of the machine's noise as large ones. The spread of the rounds
+  is reported with every point.
   The sweep runs a second time with both layers under
   :func:`torch.compile` (:func:`compiled`: ``dynamic=True``, on CPU with
   inductor's C++ wrapper and ATen's dropout masks), which removes most of
@@ -58,6 +64,7 @@ with Lightning over training steps after a warm-up.
 """
 import argparse
 import json
+import math
 import os
 import os.path as osp
 import statistics
@@ -273,42 +280,74 @@ def keep_freed_memory() -> bool:
         return False
 
 
+#: The timer of :func:`time_rounds` (replaceable in tests).
+_clock = time.perf_counter
+
+
 def _sync(device: torch.device) -> None:
     if device.type == 'cuda':
         torch.cuda.synchronize(device)
 
 
-def time_interleaved(steps: Sequence[Callable[[], None]],
-                     device: torch.device, repeats: int = 5,
-                     warmup: int = 1, budget_s: float = 60.0,
-                     rewarm: bool = True) -> List[float]:
-    r"""Median wall time of every step of :obj:`steps` in seconds, timed in
-    rounds (:obj:`repeats` rounds after :obj:`warmup`), so that a machine
-    whose speed drifts (a shared VM, frequency scaling) shifts every step
-    alike instead of the ones timed in its slow minutes. In every round a
-    step runs twice in a row and only the second run is timed
-    (:obj:`rewarm`): a small step timed right after a large one would
-    otherwise pay for caches and heap the large one left cold, which
-    consecutive training steps of one size do not. A step stops taking
-    part (after at least one timed run) once its timed runs have used
+def time_rounds(steps: Sequence[Callable[[], None]], device: torch.device,
+                repeats: int = 5, warmup: int = 1, budget_s: float = 60.0,
+                rewarm: bool = True,
+                min_block_s: float = 0.0) -> List[List[float]]:
+    r"""Wall time per run of every step of :obj:`steps` in seconds, one
+    sample per round (:obj:`repeats` rounds after :obj:`warmup`), timed in
+    rounds so that a machine whose speed drifts (a shared VM, frequency
+    scaling) shifts every step alike instead of the ones timed in its slow
+    minutes.
+
+    In every round a step first runs once untimed (:obj:`rewarm`): a small
+    step timed right after a large one would otherwise pay for caches and
+    heap the large one left cold, which consecutive training steps of one
+    size do not. It is then timed over a *block* of consecutive runs, the
+    sample being their mean: as many runs as take :obj:`min_block_s` in
+    the first round (at least one), the same number in every later round.
+    A millisecond step then averages over as much of the machine's noise
+    as a step of a second does, and is measured warm as in a training
+    loop, instead of one run right after another size. A step stops taking
+    part (after at least one timed round) once its timed runs have used
     :obj:`budget_s`."""
     for _ in range(warmup):
         for step in steps:
             step()
     _sync(device)
     times: List[List[float]] = [[] for _ in steps]
+    blocks: List[Optional[int]] = [None for _ in steps]
+    spent = [0.0 for _ in steps]
     for _ in range(repeats):
         for i, step in enumerate(steps):
-            if times[i] and sum(times[i]) > budget_s:
+            if times[i] and spent[i] > budget_s:
                 continue
             if rewarm:
                 step()
                 _sync(device)
-            t0 = time.perf_counter()
-            step()
-            _sync(device)
-            times[i].append(time.perf_counter() - t0)
-    return [statistics.median(t) for t in times]
+            runs = 0
+            t0 = _clock()
+            while True:
+                step()
+                _sync(device)
+                runs += 1
+                elapsed = _clock() - t0
+                if (runs == blocks[i] or
+                        (blocks[i] is None and elapsed >= min_block_s)):
+                    break
+            blocks[i] = runs
+            spent[i] += elapsed
+            times[i].append(elapsed / runs)
+    return times
+
+
+def time_interleaved(steps: Sequence[Callable[[], None]],
+                     device: torch.device, repeats: int = 5,
+                     warmup: int = 1, budget_s: float = 60.0,
+                     rewarm: bool = True,
+                     min_block_s: float = 0.0) -> List[float]:
+    r"""Median over the rounds of :func:`time_rounds` of every step."""
+    return [statistics.median(t) for t in time_rounds(
+        steps, device, repeats, warmup, budget_s, rewarm, min_block_s)]
 
 
 def time_step(step: Callable[[], None], device: torch.device,
@@ -432,16 +471,31 @@ def fit_cost(points: Sequence[Dict]) -> Sequence[float]:
     return float(sol[0]), float(sol[1])
 
 
+def sweep_graph(target: float, channels: int, seed: int = 1) -> Graph:
+    r"""An :func:`ag_graph` batch with at least :obj:`target` edges, and
+    about as few videos as that takes (the count is estimated from the
+    batch's mean edges per video), so that a sweep point "at 1e3 edges"
+    does not fall short of its range."""
+    per_video = 7.0 * 16  # relations per video, a little over the mean
+    videos = max(1, math.ceil(target / per_video))
+    g = ag_graph(videos, channels, seed=seed)
+    while g.num_edges < target:
+        mean = g.num_edges / videos
+        videos += max(1, math.ceil((target - g.num_edges) / mean))
+        g = ag_graph(videos, channels, seed=seed)
+    return g
+
+
 def sweep(targets: Sequence[float], channels: int, heads: int,
           device: torch.device, repeats: int, max_dense_bytes: float,
-          budget_s: float, backend: Optional[str] = None) -> Dict:
+          budget_s: float, backend: Optional[str] = None,
+          min_block_s: float = 0.2) -> Dict:
     r"""Sparse cost per edge over Action-Genome-shaped batches of growing
     size, timed in interleaved rounds (:func:`time_interleaved`); the dense
     layer is run while its extrapolated peak memory (it grows linearly with
     the batch) stays under :obj:`max_dense_bytes`. With a :obj:`backend`,
     both layers run :func:`compiled` with it (one compiled module serves
     every point; it compiles in the warm-up runs, which are not timed)."""
-    per_video = 7.0 * 16  # relations per video
     points, steps, graphs = [], [], []
     # One layer for all points (the same weights as one per point, and one
     # compiled module whose few size classes are compiled once).
@@ -450,18 +504,22 @@ def sweep(targets: Sequence[float], channels: int, heads: int,
     dense = DenseVGPNN.from_sparse(conv)
     dense_forward = compiled(dense, device, backend) if backend else None
     for target in targets:
-        videos = max(1, int(round(target / per_video)))
-        g = ag_graph(videos, channels, seed=1).to(device)
+        g = sweep_graph(target, channels).to(device)
         graphs.append(g)
         steps.append(sparse_step(conv, g, forward))
-        points.append({'target_edges': int(target), 'videos': videos,
+        points.append({'target_edges': int(target), 'videos': g.num_graphs,
                        'edges': g.num_edges})
     print(f'  timing {len(steps)} sweep points in {repeats} interleaved '
           f'rounds{" (compiling in the warm-up)" if backend else ""} ...',
           flush=True)
-    for point, t in zip(points, time_interleaved(steps, device, repeats,
-                                                  budget_s=budget_s)):
+    rounds = time_rounds(steps, device, repeats, budget_s=budget_s,
+                         min_block_s=min_block_s)
+    for point, samples in zip(points, rounds):
+        t = statistics.median(samples)
         point['sparse_s'] = t
+        point['sparse_samples_s'] = samples
+        # Spread of the rounds: what this machine's noise alone moves.
+        point['spread'] = (max(samples) - min(samples)) / t
         point['us_per_edge'] = t / point['edges'] * 1e6
     dense_bytes_per_video = None
     for point, g, step in zip(points, graphs, steps):
@@ -502,7 +560,7 @@ def sweep(targets: Sequence[float], channels: int, heads: int,
     ratios = [p['speedup'] for p in points if p['speedup'] is not None]
     mems = [p['memory_ratio'] for p in points if p['memory_ratio'] is not None]
     return {
-        'hidden': channels, 'points': points,
+        'hidden': channels, 'points': points, 'min_block_s': min_block_s,
         'compiled': bool(backend), 'backend': backend or 'eager',
         'compile_options': (compile_options(device)
                             if backend == 'inductor' else None),
@@ -517,14 +575,16 @@ def sweep(targets: Sequence[float], channels: int, heads: int,
 
 def compiled_sweep(targets: Sequence[float], channels: int, heads: int,
                    device: torch.device, repeats: int, max_dense_bytes: float,
-                   budget_s: float, backend: str = 'inductor') -> Dict:
+                   budget_s: float, backend: str = 'inductor',
+                   min_block_s: float = 0.2) -> Dict:
     r""":func:`sweep` with both layers :func:`compiled`, or
     ``{'skipped': reason}`` where compiling fails (no C++ compiler for
     inductor on CPU, an unknown backend), so that the eager figures of the
     run are not lost."""
     try:
         return sweep(targets, channels, heads, device, repeats,
-                     max_dense_bytes, budget_s, backend=backend)
+                     max_dense_bytes, budget_s, backend=backend,
+                     min_block_s=min_block_s)
     except Exception as e:  # reported, and in the JSON
         reason = f'{type(e).__name__}: {str(e).strip()[:500]}'
         print(f'  compiled sweep skipped: {reason}', flush=True)
@@ -595,13 +655,13 @@ def _print_sweep(sw: Dict) -> None:
         mode = ', '.join(['torch.compile', sw['backend'],
                           *(sw['compile_options'] or ())])
     print(f"\nsweep (H={sw['hidden']}, {mode}): sparse cost per edge")
-    print(f"{'edges':>10}{'sparse ms':>11}{'us/edge':>9}{'added':>9}"
-          f"{'sparse MB':>11}{'speedup':>9}{'mem ratio':>10}")
+    print(f"{'edges':>10}{'sparse ms':>11}{'spread':>8}{'us/edge':>9}"
+          f"{'added':>9}{'sparse MB':>11}{'speedup':>9}{'mem ratio':>10}")
     for p in sw['points']:
         mr = p['memory_ratio']
         added = p.get('marginal_us_per_edge')
         print(f"{p['edges']:>10,d}{p['sparse_s'] * 1e3:>11.1f}"
-              f"{p['us_per_edge']:>9.3f}"
+              f"{100 * p['spread']:>7.1f}%{p['us_per_edge']:>9.3f}"
               f"{'-' if added is None else f'{added:.3f}':>9}"
               f"{_mb(p['sparse_bytes']):>11}"
               f"{_x(p['speedup']):>9}"
@@ -610,7 +670,9 @@ def _print_sweep(sw: Dict) -> None:
           f"deviation {100 * sw['per_edge_max_deviation']:.0f} %; fit: "
           f"{sw['fixed_ms']:.2f} ms per call + "
           f"{sw['marginal_us_per_edge']:.3f} us per edge; 'added': cost "
-          f"per edge of the edges added since the previous point")
+          f"per edge of the edges added since the previous point; "
+          f"'spread': (slowest - fastest round) / median, rounds of "
+          f">= {sw['min_block_s']:g} s of consecutive runs")
     if sw['ops_per_step'] is not None:
         print(f"one sparse step dispatches {sw['ops_per_step']} ATen ops "
               f"(index building, forward, backward) whatever its size; the "
@@ -659,11 +721,77 @@ def print_table(results: Dict) -> None:
                   f"({1e3 * t['s_per_step']:.0f} ms/step)")
 
 
+def plot_sweep(results: Dict, path: Optional[str] = None):
+    r"""Figure of the sweeps of :obj:`results` (eager and, if run,
+    compiled): left the cost per edge of a whole step (bars: fastest to
+    slowest round; band: median +- 20 %) and of the edges added since the
+    previous point (dashed), right the sparse and dense step times.
+    Written as a PNG to :obj:`path` if given; returns the
+    :class:`~matplotlib.figure.Figure`.
+
+    Raises:
+        ValueError: if :obj:`results` holds no sweep.
+    """
+    from matplotlib.figure import Figure
+    sweeps = [(key, results[key]) for key in ('sweep', 'sweep_compiled')
+              if results.get(key) and 'points' in results[key]]
+    if not sweeps:
+        raise ValueError('plot_sweep: the results hold no sweep')
+    fig = Figure(figsize=(11, 4.2), dpi=100)
+    cost, times = fig.subplots(1, 2)
+    for (key, sw), color in zip(sweeps, ('tab:blue', 'tab:orange')):
+        label = 'compiled' if sw['compiled'] else 'eager'
+        pts = sw['points']
+        e = [p['edges'] for p in pts]
+        us = [p['us_per_edge'] for p in pts]
+        lo = [u - min(p['sparse_samples_s']) / p['edges'] * 1e6
+              for u, p in zip(us, pts)] if 'sparse_samples_s' in pts[0] \
+            else None
+        hi = [max(p['sparse_samples_s']) / p['edges'] * 1e6 - u
+              for u, p in zip(us, pts)] if lo is not None else None
+        mid = sw['us_per_edge_median']
+        cost.axhspan(0.8 * mid, 1.2 * mid, color=color, alpha=0.12)
+        cost.errorbar(e, us, yerr=None if lo is None else [lo, hi],
+                      marker='o', color=color, capsize=3,
+                      label=f'{label}: whole step')
+        added = [(p['edges'], p['marginal_us_per_edge']) for p in pts
+                 if 'marginal_us_per_edge' in p]
+        if added:
+            cost.plot(*zip(*added), ls='--', marker='x', color=color,
+                      label=f'{label}: added edges')
+        times.plot(e, [p['sparse_s'] * 1e3 for p in pts], marker='o',
+                   color=color, label=f'sparse, {label}')
+        dense = [(p['edges'], p['dense_s'] * 1e3) for p in pts
+                 if p.get('dense_s') is not None]
+        if dense:
+            times.plot(*zip(*dense), marker='s', ls=':', color=color,
+                       label=f'dense, {label}')
+    cost.set(xscale='log', xlabel='edges', ylabel='µs per edge',
+             title=f"VGPNNConv cost per edge (H={sweeps[0][1]['hidden']}; "
+                   f"band: median ± 20 %)")
+    cost.set_ylim(bottom=0)
+    cost.legend(fontsize=8)
+    times.set(xscale='log', yscale='log', xlabel='edges',
+              ylabel='forward + backward (ms)', title='step time')
+    times.legend(fontsize=8)
+    fig.suptitle(f"{results['device']}, {results['threads']} thread(s), "
+                 f"torch {results.get('torch', '?')}", fontsize=9)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=fig.dpi, format='png')
+    return fig
+
+
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--quick', action='store_true',
                    help='Small sizes; finishes in under a minute')
     p.add_argument('--json', default=None, help='Write the figures here')
+    p.add_argument('--plot', default=None,
+                   help='Draw the sweeps into this PNG (plot_sweep)')
+    p.add_argument('--from-json', default=None, metavar='PATH',
+                   help='Measure nothing: print the table of a saved run '
+                   '(and draw it with --plot)')
     p.add_argument('--device', default=None,
                    help='cpu or cuda (default: cuda if available)')
     p.add_argument('--hidden', type=int, nargs='+', default=None,
@@ -675,6 +803,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--sweep-hidden', type=int, default=None)
     p.add_argument('--sweep-max', type=float, default=None,
                    help='Largest sweep point in edges (default: 1e6)')
+    p.add_argument('--min-block', type=float, default=None,
+                   help='Seconds of consecutive runs per timed sample of a '
+                   'sweep point (default: 0.2, 0.05 with --quick)')
     p.add_argument('--compile', action=argparse.BooleanOptionalAction,
                    default=None,
                    help='Also run the sweep with both layers under '
@@ -703,6 +834,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[List[str]] = None) -> Dict:
     args = parse_args(argv)
+    if args.from_json:
+        with open(args.from_json) as f:
+            results = json.load(f)
+        print_table(results)
+        if args.plot:
+            plot_sweep(results, args.plot)
+            print(f'\nwrote {args.plot}')
+        return results
     device = torch.device(args.device or
                           ('cuda' if torch.cuda.is_available() else 'cpu'))
     if args.threads or device.type == 'cpu':
@@ -717,6 +856,8 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     budget = 5.0 if q else 60.0
     sweep_hidden = args.sweep_hidden or 8
     sweep_max = args.sweep_max or (1e4 if q else 1e6)
+    min_block = (args.min_block if args.min_block is not None else
+                 0.05 if q else 0.2)
     train_hidden = (args.train_hidden if args.train_hidden is not None else
                     ([32] if q else [256]))
 
@@ -741,12 +882,14 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                if t <= sweep_max]
     print(f'sweep, hidden {sweep_hidden} ...', flush=True)
     results['sweep'] = sweep(targets, sweep_hidden, 1, device, repeats,
-                             args.max_dense_gb * 2**30, budget)
+                             args.max_dense_gb * 2**30, budget,
+                             min_block_s=min_block)
     if args.compile if args.compile is not None else not q:
         print(f'sweep, hidden {sweep_hidden}, torch.compile ...', flush=True)
         results['sweep_compiled'] = compiled_sweep(
             targets, sweep_hidden, 1, device, repeats,
-            args.max_dense_gb * 2**30, budget, args.compile_backend)
+            args.max_dense_gb * 2**30, budget, args.compile_backend,
+            min_block_s=min_block)
     if train_hidden:
         root = args.data_root or tempfile.mkdtemp(prefix='pyg_proda_speed_')
         results['train'] = []
@@ -759,6 +902,9 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                 num_videos=32 if q else 384, device=device,
                 root=root))
     print_table(results)
+    if args.plot:
+        plot_sweep(results, args.plot)
+        print(f'\nwrote {args.plot}')
     if args.json:
         os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
         with open(args.json, 'w') as f:

@@ -3,6 +3,7 @@ import json
 import os
 import os.path as osp
 import shutil
+import statistics
 import sys
 import time
 
@@ -149,6 +150,47 @@ def test_time_interleaved_runs_steps_in_rounds():
     assert calls == ['s', 's'] + ['f', 'f'] * 3
 
 
+def test_time_rounds_times_blocks_of_consecutive_runs(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(speed, '_clock', lambda: clock[0])
+    calls = []
+
+    def step(name, seconds):
+        def run():
+            calls.append(name)
+            clock[0] += seconds
+        return run
+
+    steps = [step('a', 0.01), step('b', 0.5)]
+    times = speed.time_rounds(steps, torch.device('cpu'), repeats=2,
+                              warmup=0, min_block_s=0.035)
+    # 'a' runs 1 + 4 times a round (0.04 s >= 0.035 s), 'b' 1 + 1.
+    assert calls == (['a'] * 5 + ['b'] * 2) * 2
+    assert times == [[pytest.approx(0.01)] * 2, [pytest.approx(0.5)] * 2]
+    # The block of the first round is kept, even if the step gets faster.
+    calls.clear()
+    speeds = iter([0.01] * 5 + [0.001] * 5)
+
+    def drifting():
+        calls.append('d')
+        clock[0] += next(speeds)
+    times = speed.time_rounds([drifting], torch.device('cpu'), repeats=2,
+                              warmup=0, min_block_s=0.035)
+    assert len(calls) == 10 and times[0][1] == pytest.approx(0.001)
+    # Medians of the rounds.
+    assert speed.time_interleaved(
+        [step('c', 0.02)], torch.device('cpu'), repeats=3,
+        min_block_s=0.0) == [pytest.approx(0.02)]
+
+
+def test_sweep_graph_reaches_its_target():
+    for target in (1e3, 3e3):
+        g = speed.sweep_graph(target, 4)
+        assert g.num_edges >= target
+        # Not far over it: about one video (~104 edges) at most.
+        assert g.num_edges < target + 150
+
+
 def test_count_ops():
     a = torch.ones(3, requires_grad=True)
     # mul forward; backward: ones_like for the seed, mul for the gradient.
@@ -162,7 +204,8 @@ def test_quick_run_writes_json(tmp_path):
     threads = torch.get_num_threads()
     try:
         speed.main(['--quick', '--json', str(path), '--no-heap-cache',
-                    '--data-root', str(tmp_path / 'data')])
+                    '--data-root', str(tmp_path / 'data'),
+                    '--plot', str(tmp_path / 'sweep.png')])
     finally:
         torch.set_num_threads(threads)
     res = json.loads(path.read_text())
@@ -181,6 +224,19 @@ def test_quick_run_writes_json(tmp_path):
             (p['sparse_s'] - prev['sparse_s']) /
             (p['edges'] - prev['edges']) * 1e6)
     assert res['train'][0]['videos_per_s'] > 0
+    # The figure of the run, and the same drawn again from its JSON.
+    png = (tmp_path / 'sweep.png').read_bytes()
+    assert png[:8] == b'\x89PNG\r\n\x1a\n'
+    again = speed.main(['--from-json', str(path), '--plot',
+                        str(tmp_path / 'again.png')])
+    assert again == res
+    assert (tmp_path / 'again.png').read_bytes()[:8] == png[:8]
+
+
+def test_plot_sweep_needs_a_sweep():
+    with pytest.raises(ValueError, match='no sweep'):
+        speed.plot_sweep({'device': 'cpu', 'threads': 1,
+                          'sweep': {'skipped': 'no compiler'}})
 
 
 def test_packed_grouped_attention_matches_scatter():
@@ -211,8 +267,12 @@ def test_compiled_sweep_records_both_layers_compiled():
                      max_dense_bytes=1e10, budget_s=1.0, backend='eager')
     assert sw['compiled'] and sw['backend'] == 'eager'
     assert sw['ops_per_step'] is None and sw['compile_options'] is None
-    assert [p['videos'] for p in sw['points']] == [9, 27]
+    assert [p['videos'] for p in sw['points']] == [10, 27]
+    assert sw['min_block_s'] == 0.2
     for p in sw['points']:
+        assert p['edges'] >= p['target_edges']
+        assert p['sparse_s'] == statistics.median(p['sparse_samples_s'])
+        assert p['spread'] >= 0
         assert p['sparse_s'] > 0 and p['sparse_bytes'] > 0
         assert p['speedup'] > 0 and 0 < p['memory_ratio']
 
