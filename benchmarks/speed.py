@@ -4,6 +4,7 @@ the dense padded layout of the authors (``benchmarks/dense_vgpnn.py``).
     python benchmarks/speed.py                      # full run (CPU: ~20 min)
     python benchmarks/speed.py --quick              # under a minute
     python benchmarks/speed.py --json results/speed.json --device cuda
+    python benchmarks/speed.py --from-json results/speed.json --plot sweep.png
 
 Both implementations run in the same process on the same graphs (the dense
 one on the padded copy, with the weights of the sparse one) and are timed
