@@ -745,14 +745,15 @@ def plot_sweep(results: Dict, path: Optional[str] = None):
         pts = sw['points']
         e = [p['edges'] for p in pts]
         us = [p['us_per_edge'] for p in pts]
-        lo = [u - min(p['sparse_samples_s']) / p['edges'] * 1e6
-              for u, p in zip(us, pts)] if 'sparse_samples_s' in pts[0] \
-            else None
-        hi = [max(p['sparse_samples_s']) / p['edges'] * 1e6 - u
-              for u, p in zip(us, pts)] if lo is not None else None
+        yerr = None  # fastest to slowest round (older JSONs lack samples)
+        if all('sparse_samples_s' in p for p in pts):
+            yerr = [[u - min(p['sparse_samples_s']) / p['edges'] * 1e6
+                     for u, p in zip(us, pts)],
+                    [max(p['sparse_samples_s']) / p['edges'] * 1e6 - u
+                     for u, p in zip(us, pts)]]
         mid = sw['us_per_edge_median']
         cost.axhspan(0.8 * mid, 1.2 * mid, color=color, alpha=0.12)
-        cost.errorbar(e, us, yerr=None if lo is None else [lo, hi],
+        cost.errorbar(e, us, yerr=yerr,
                       marker='o', color=color, capsize=3,
                       label=f'{label}: whole step')
         added = [(p['edges'], p['marginal_us_per_edge']) for p in pts
