@@ -492,7 +492,7 @@ def sweep(targets: Sequence[float], channels: int, heads: int,
           budget_s: float, backend: Optional[str] = None,
           min_block_s: float = 0.2) -> Dict:
     r"""Sparse cost per edge over Action-Genome-shaped batches of growing
-    size, timed in interleaved rounds (:func:`time_interleaved`); the dense
+    size, timed in interleaved rounds (:func:`time_rounds`); the dense
     layer is run while its extrapolated peak memory (it grows linearly with
     the batch) stays under :obj:`max_dense_bytes`. With a :obj:`backend`,
     both layers run :func:`compiled` with it (one compiled module serves
@@ -734,13 +734,13 @@ def plot_sweep(results: Dict, path: Optional[str] = None):
         ValueError: if :obj:`results` holds no sweep.
     """
     from matplotlib.figure import Figure
-    sweeps = [(key, results[key]) for key in ('sweep', 'sweep_compiled')
+    sweeps = [results[key] for key in ('sweep', 'sweep_compiled')
               if results.get(key) and 'points' in results[key]]
     if not sweeps:
         raise ValueError('plot_sweep: the results hold no sweep')
     fig = Figure(figsize=(11, 4.2), dpi=100)
     cost, times = fig.subplots(1, 2)
-    for (key, sw), color in zip(sweeps, ('tab:blue', 'tab:orange')):
+    for sw, color in zip(sweeps, ('tab:blue', 'tab:orange')):
         label = 'compiled' if sw['compiled'] else 'eager'
         pts = sw['points']
         e = [p['edges'] for p in pts]
@@ -769,7 +769,7 @@ def plot_sweep(results: Dict, path: Optional[str] = None):
             times.plot(*zip(*dense), marker='s', ls=':', color=color,
                        label=f'dense, {label}')
     cost.set(xscale='log', xlabel='edges', ylabel='µs per edge',
-             title=f"VGPNNConv cost per edge (H={sweeps[0][1]['hidden']}; "
+             title=f"VGPNNConv cost per edge (H={sweeps[0]['hidden']}; "
                    f"band: median ± 20 %)")
     cost.set_ylim(bottom=0)
     cost.legend(fontsize=8)
@@ -834,15 +834,19 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _report(results: Dict, plot: Optional[str]) -> None:
+    print_table(results)
+    if plot:
+        plot_sweep(results, plot)
+        print(f'\nwrote {plot}')
+
+
 def main(argv: Optional[List[str]] = None) -> Dict:
     args = parse_args(argv)
     if args.from_json:
         with open(args.from_json) as f:
             results = json.load(f)
-        print_table(results)
-        if args.plot:
-            plot_sweep(results, args.plot)
-            print(f'\nwrote {args.plot}')
+        _report(results, args.plot)
         return results
     device = torch.device(args.device or
                           ('cuda' if torch.cuda.is_available() else 'cpu'))
@@ -903,10 +907,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                 steps=3 if q else 6, warmup=1,
                 num_videos=32 if q else 384, device=device,
                 root=root))
-    print_table(results)
-    if args.plot:
-        plot_sweep(results, args.plot)
-        print(f'\nwrote {args.plot}')
+    _report(results, args.plot)
     if args.json:
         os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
         with open(args.json, 'w') as f:
