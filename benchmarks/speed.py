@@ -28,7 +28,10 @@ authors do in their data loader. Workloads:
   and scatters weigh most): sparse cost per edge, the cost of the edges
   added from one point to the next, a fit ``fixed + marginal * edges``, the
   number of ATen ops one step dispatches (:func:`count_ops`), and the
-  ratios where the dense layout fits in ``--max-dense-gb``. Every point
+  ratios where the dense layout fits in ``--max-dense-gb``. The step is
+  also split into its phases (:func:`sparse_phases`: index building,
+  forward pass, and the rest), each with its cost per edge, fit and ops,
+  to show where the fixed and the per-edge cost go. Every point
   has at least its nominal number of edges (:func:`sweep_graph`). The
   sparse points are timed in interleaved rounds (:func:`time_rounds`), so
   that a drift in the machine's speed does not pass for a size effect;
@@ -222,6 +225,38 @@ def sparse_step(conv: VGPNNConv, g: Graph,
         (out.square().mean() + gates.mean()).backward()
         conv.zero_grad(set_to_none=True)
     return step
+
+
+#: Phases of a sparse step, as :func:`sweep` splits it: the index
+#: building, the forward pass with the loss, and the rest of the step (the
+#: backward pass and ``zero_grad``).
+PHASES = ('index', 'forward', 'backward')
+
+
+def sparse_phases(conv: VGPNNConv, g: Graph,
+                  forward: Optional[Callable] = None
+                  ) -> Dict[str, Callable[[], None]]:
+    r"""The first two phases of :func:`sparse_step`, to be timed apart
+    from it so that a step's cost can be split into where it goes:
+    ``'index'`` builds the edge-pair index and the attention groups,
+    ``'forward'`` runs the forward pass and the loss on groups built once
+    beforehand, without the backward pass (autograd records its graph all
+    the same, which is then freed unused). The backward pass and
+    ``zero_grad`` are the rest of the step."""
+    forward = conv if forward is None else forward
+    groups = vgpnn_groups(edge_pair_index(g.edge_index, g.edge_type,
+                                          g.track),
+                          impl=conv.attention_impl)
+
+    def index() -> None:
+        pair = edge_pair_index(g.edge_index, g.edge_type, g.track)
+        vgpnn_groups(pair, impl=conv.attention_impl)
+
+    def forward_only() -> None:
+        out, gates = forward(g.x, g.edge_index, g.edge_attr, g.edge_frame,
+                             None, return_gates=True, groups=groups)
+        out.square().mean() + gates.mean()
+    return {'index': index, 'forward': forward_only}
 
 
 def dense_step(dense: DenseVGPNN, d: DenseGraph,
@@ -461,11 +496,12 @@ def compare(g: Graph, channels: int, heads: int, device: torch.device,
     return res
 
 
-def fit_cost(points: Sequence[Dict]) -> Sequence[float]:
-    r"""Least-squares fit ``time = fixed + marginal * edges`` with relative
-    residuals (every point weighs the same); returns ``(fixed [s],
-    marginal [s per edge])``."""
-    t = torch.tensor([p['sparse_s'] for p in points], dtype=torch.float64)
+def fit_cost(points: Sequence[Dict], key: str = 'sparse_s'
+             ) -> Sequence[float]:
+    r"""Least-squares fit ``time = fixed + marginal * edges`` of the times
+    :obj:`key` of :obj:`points` with relative residuals (every point weighs
+    the same); returns ``(fixed [s], marginal [s per edge])``."""
+    t = torch.tensor([p[key] for p in points], dtype=torch.float64)
     e = torch.tensor([p['edges'] for p in points], dtype=torch.float64)
     A = torch.stack([1 / t, e / t], dim=1)
     sol = torch.linalg.lstsq(A, torch.ones_like(t).unsqueeze(1)).solution
@@ -497,7 +533,7 @@ def sweep(targets: Sequence[float], channels: int, heads: int,
     the batch) stays under :obj:`max_dense_bytes`. With a :obj:`backend`,
     both layers run :func:`compiled` with it (one compiled module serves
     every point; it compiles in the warm-up runs, which are not timed)."""
-    points, steps, graphs = [], [], []
+    points, steps, graphs, phases = [], [], [], []
     # One layer for all points (the same weights as one per point, and one
     # compiled module whose few size classes are compiled once).
     conv = make_conv(channels, sum(AG_GROUPS), heads, 'sdpa', device)
@@ -508,20 +544,30 @@ def sweep(targets: Sequence[float], channels: int, heads: int,
         g = sweep_graph(target, channels).to(device)
         graphs.append(g)
         steps.append(sparse_step(conv, g, forward))
+        phases.append(sparse_phases(conv, g, forward))
         points.append({'target_edges': int(target), 'videos': g.num_graphs,
                        'edges': g.num_edges})
-    print(f'  timing {len(steps)} sweep points in {repeats} interleaved '
-          f'rounds{" (compiling in the warm-up)" if backend else ""} ...',
+    print(f'  timing {len(steps)} sweep points and their phases in '
+          f'{repeats} interleaved rounds'
+          f'{" (compiling in the warm-up)" if backend else ""} ...',
           flush=True)
-    rounds = time_rounds(steps, device, repeats, budget_s=budget_s,
+    # The phases run in the same rounds as the steps, so that the split of
+    # a point's time is measured under the same drift as the time itself.
+    parts = [ph[name] for name in PHASES[:2] for ph in phases]
+    rounds = time_rounds(steps + parts, device, repeats, budget_s=budget_s,
                          min_block_s=min_block_s)
-    for point, samples in zip(points, rounds):
+    n = len(points)
+    for i, (point, samples) in enumerate(zip(points, rounds)):
         t = statistics.median(samples)
         point['sparse_s'] = t
         point['sparse_samples_s'] = samples
         # Spread of the rounds: what this machine's noise alone moves.
         point['spread'] = (max(samples) - min(samples)) / t
         point['us_per_edge'] = t / point['edges'] * 1e6
+        for j, name in enumerate(PHASES[:2]):
+            point[f'{name}_s'] = statistics.median(rounds[(j + 1) * n + i])
+        # The rest of the step: what its last phase costs.
+        point['backward_s'] = t - point['index_s'] - point['forward_s']
     dense_bytes_per_video = None
     for point, g, step in zip(points, graphs, steps):
         videos = point['videos']
@@ -547,8 +593,13 @@ def sweep(targets: Sequence[float], channels: int, heads: int,
         print(f"  sweep {g.num_edges:>9,d} edges: "
               f"{point['us_per_edge']:.3f} us/edge", flush=True)
     # Compiled steps run generated kernels, not ATen ops one by one.
-    ops = None if backend else count_ops(steps[0])
-    del steps, graphs
+    ops = phase_ops = None
+    if not backend:
+        ops = count_ops(steps[0])
+        phase_ops = {name: count_ops(phases[0][name])
+                     for name in PHASES[:2]}
+        phase_ops['backward'] = ops - sum(phase_ops.values())
+    del steps, graphs, phases, parts
     # Cost of the edges added from one point to the next: flat where the
     # implementation scales linearly, whatever the fixed cost per call.
     for prev, point in zip(points, points[1:]):
@@ -558,6 +609,11 @@ def sweep(targets: Sequence[float], channels: int, heads: int,
     costs = [p['us_per_edge'] for p in points]
     mid = statistics.median(costs)
     fixed, marginal = fit_cost(points)
+    # Where the fixed and the per-edge cost go. The last phase is measured
+    # as the rest of the step, and so is its fit.
+    fits = {name: fit_cost(points, f'{name}_s') for name in PHASES[:2]}
+    fits['backward'] = (fixed - sum(f[0] for f in fits.values()),
+                        marginal - sum(f[1] for f in fits.values()))
     ratios = [p['speedup'] for p in points if p['speedup'] is not None]
     mems = [p['memory_ratio'] for p in points if p['memory_ratio'] is not None]
     return {
@@ -569,6 +625,11 @@ def sweep(targets: Sequence[float], channels: int, heads: int,
         'per_edge_max_deviation': max(abs(c / mid - 1) for c in costs),
         'fixed_ms': fixed * 1e3, 'marginal_us_per_edge': marginal * 1e6,
         'ops_per_step': ops,
+        'phases': {name: {'fixed_ms': fits[name][0] * 1e3,
+                          'marginal_us_per_edge': fits[name][1] * 1e6,
+                          'ops': None if phase_ops is None
+                          else phase_ops[name]}
+                   for name in PHASES},
         'speedup': statistics.median(ratios) if ratios else None,
         'memory_ratio': statistics.median(mems) if mems else None,
     }
@@ -656,14 +717,20 @@ def _print_sweep(sw: Dict) -> None:
         mode = ', '.join(['torch.compile', sw['backend'],
                           *(sw['compile_options'] or ())])
     print(f"\nsweep (H={sw['hidden']}, {mode}): sparse cost per edge")
+    # Older JSONs have no phases.
+    split = all('index_s' in p for p in sw['points'])
     print(f"{'edges':>10}{'sparse ms':>11}{'spread':>8}{'us/edge':>9}"
-          f"{'added':>9}{'sparse MB':>11}{'speedup':>9}{'mem ratio':>10}")
+          f"{'added':>9}"
+          + (f"{'index':>8}{'fwd':>8}{'bwd':>8}" if split else '') +
+          f"{'sparse MB':>11}{'speedup':>9}{'mem ratio':>10}")
     for p in sw['points']:
         mr = p['memory_ratio']
         added = p.get('marginal_us_per_edge')
+        parts = ''.join(f"{p[f'{name}_s'] / p['edges'] * 1e6:>8.3f}"
+                        for name in PHASES) if split else ''
         print(f"{p['edges']:>10,d}{p['sparse_s'] * 1e3:>11.1f}"
               f"{100 * p['spread']:>7.1f}%{p['us_per_edge']:>9.3f}"
-              f"{'-' if added is None else f'{added:.3f}':>9}"
+              f"{'-' if added is None else f'{added:.3f}':>9}{parts}"
               f"{_mb(p['sparse_bytes']):>11}"
               f"{_x(p['speedup']):>9}"
               f"{'-' if mr is None else f'{mr:.3f}':>10}")
@@ -674,10 +741,21 @@ def _print_sweep(sw: Dict) -> None:
           f"per edge of the edges added since the previous point; "
           f"'spread': (slowest - fastest round) / median, rounds of "
           f">= {sw['min_block_s']:g} s of consecutive runs")
+    if split:
+        ph = sw['phases']
+        print("phases (us/edge columns 'index', 'fwd', 'bwd'): index "
+              "building; forward pass and loss on built groups; the rest "
+              "of the step (backward, zero_grad). Fits: " + '; '.join(
+                  f"{name} {ph[name]['fixed_ms']:.2f} ms + "
+                  f"{ph[name]['marginal_us_per_edge']:.3f} us/edge"
+                  for name in PHASES))
     if sw['ops_per_step'] is not None:
-        print(f"one sparse step dispatches {sw['ops_per_step']} ATen ops "
-              f"(index building, forward, backward) whatever its size; the "
-              f"fitted fixed cost is "
+        ops = ''
+        if split:
+            ops = ': ' + ', '.join(f"{sw['phases'][name]['ops']} {name}"
+                                   for name in PHASES)
+        print(f"one sparse step dispatches {sw['ops_per_step']} ATen ops"
+              f"{ops} whatever its size; the fitted fixed cost is "
               f"{1e3 * sw['fixed_ms'] / sw['ops_per_step']:.1f} us per op")
 
 
@@ -726,7 +804,9 @@ def plot_sweep(results: Dict, path: Optional[str] = None):
     r"""Figure of the sweeps of :obj:`results` (eager and, if run,
     compiled): left the cost per edge of a whole step (bars: fastest to
     slowest round; band: median +- 20 %) and of the edges added since the
-    previous point (dashed), right the sparse and dense step times.
+    previous point (dashed), in the middle the sparse and dense step times,
+    right (where the sweep has them) the cost per edge of its phases
+    (:data:`PHASES`).
     Written as a PNG to :obj:`path` if given; returns the
     :class:`~matplotlib.figure.Figure`.
 
@@ -738,8 +818,9 @@ def plot_sweep(results: Dict, path: Optional[str] = None):
               if results.get(key) and 'points' in results[key]]
     if not sweeps:
         raise ValueError('plot_sweep: the results hold no sweep')
-    fig = Figure(figsize=(11, 4.2), dpi=100)
-    cost, times = fig.subplots(1, 2)
+    split = all('index_s' in p for sw in sweeps for p in sw['points'])
+    fig = Figure(figsize=(16 if split else 11, 4.2), dpi=100)
+    cost, times, *rest = fig.subplots(1, 3 if split else 2)
     for sw, color in zip(sweeps, ('tab:blue', 'tab:orange')):
         label = 'compiled' if sw['compiled'] else 'eager'
         pts = sw['points']
@@ -768,6 +849,12 @@ def plot_sweep(results: Dict, path: Optional[str] = None):
         if dense:
             times.plot(*zip(*dense), marker='s', ls=':', color=color,
                        label=f'dense, {label}')
+        if split:
+            for name, ls, marker in zip(PHASES, (':', '-', '--'),
+                                        ('v', '^', 'D')):
+                rest[0].plot(e, [p[f'{name}_s'] / p['edges'] * 1e6
+                                 for p in pts], ls=ls, marker=marker,
+                             color=color, label=f'{label}: {name}')
     cost.set(xscale='log', xlabel='edges', ylabel='µs per edge',
              title=f"VGPNNConv cost per edge (H={sweeps[0]['hidden']}; "
                    f"band: median ± 20 %)")
@@ -776,6 +863,11 @@ def plot_sweep(results: Dict, path: Optional[str] = None):
     times.set(xscale='log', yscale='log', xlabel='edges',
               ylabel='forward + backward (ms)', title='step time')
     times.legend(fontsize=8)
+    if split:
+        rest[0].set(xscale='log', xlabel='edges', ylabel='µs per edge',
+                    title='where a step goes (backward: the rest)')
+        rest[0].set_ylim(bottom=0)
+        rest[0].legend(fontsize=8, ncol=2)
     fig.suptitle(f"{results['device']}, {results['threads']} thread(s), "
                  f"torch {results.get('torch', '?')}", fontsize=9)
     fig.tight_layout()

@@ -191,6 +191,20 @@ def test_sweep_graph_reaches_its_target():
         assert g.num_edges < target + 150
 
 
+def test_sparse_phases_are_the_parts_of_the_step():
+    g = speed.ag_graph(2, 8)
+    conv = speed.make_conv(8, g.edge_attr.size(1), 2, 'sdpa',
+                           torch.device('cpu'))
+    phases = speed.sparse_phases(conv, g)
+    assert set(phases) == {'index', 'forward'}
+    step = speed.count_ops(speed.sparse_step(conv, g))
+    index, forward = (speed.count_ops(phases[k]) for k in phases)
+    # The step is its index building, its forward pass, and its backward.
+    assert 0 < index < forward < step - index
+    phases['forward']()
+    assert all(p.grad is None for p in conv.parameters())  # no backward
+
+
 def test_count_ops():
     a = torch.ones(3, requires_grad=True)
     # mul forward; backward: ones_like for the seed, mul for the gradient.
@@ -219,6 +233,9 @@ def test_quick_run_writes_json(tmp_path):
     assert sw['memory_ratio'] > 0 and sw['us_per_edge_median'] > 0
     assert 'marginal_us_per_edge' not in sw['points'][0]
     assert sw['ops_per_step'] > 100
+    ops = {name: sw['phases'][name]['ops'] for name in speed.PHASES}
+    assert sum(ops.values()) == sw['ops_per_step']
+    assert all(n > 0 for n in ops.values())
     for prev, p in zip(sw['points'], sw['points'][1:]):
         assert p['marginal_us_per_edge'] == pytest.approx(
             (p['sparse_s'] - prev['sparse_s']) /
@@ -275,6 +292,17 @@ def test_compiled_sweep_records_both_layers_compiled():
         assert p['spread'] >= 0
         assert p['sparse_s'] > 0 and p['sparse_bytes'] > 0
         assert p['speedup'] > 0 and 0 < p['memory_ratio']
+        # The phases: measured apart, the last one as the rest.
+        assert 0 < p['index_s'] < p['sparse_s']
+        assert 0 < p['forward_s'] < p['sparse_s']
+        assert p['backward_s'] == pytest.approx(
+            p['sparse_s'] - p['index_s'] - p['forward_s'])
+    ph = sw['phases']
+    assert set(ph) == set(speed.PHASES)
+    assert ph['index']['ops'] is None
+    # The phase fits add up to the fit of the whole step.
+    for key in ('fixed_ms', 'marginal_us_per_edge'):
+        assert sum(f[key] for f in ph.values()) == pytest.approx(sw[key])
 
 
 def test_compiled_sweep_failure_is_reported_not_raised(capsys):
