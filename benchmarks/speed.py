@@ -752,8 +752,8 @@ def _print_sweep(sw: Dict) -> None:
     if sw['ops_per_step'] is not None:
         ops = ''
         if split:
-            ops = ': ' + ', '.join(f"{sw['phases'][name]['ops']} {name}"
-                                   for name in PHASES)
+            ops = ' (' + ', '.join(f"{sw['phases'][name]['ops']} {name}"
+                                   for name in PHASES) + ')'
         print(f"one sparse step dispatches {sw['ops_per_step']} ATen ops"
               f"{ops} whatever its size; the fitted fixed cost is "
               f"{1e3 * sw['fixed_ms'] / sw['ops_per_step']:.1f} us per op")
