@@ -210,6 +210,19 @@ def sportshhi_graph(num_videos: int, channels: int, num_frames: int = 16,
 
 # Steps and measurements ######################################################
 
+def _sparse_index(conv: VGPNNConv, g: Graph):
+    # The index building of a sparse step: edge pairs, attention groups.
+    pair = edge_pair_index(g.edge_index, g.edge_type, g.track)
+    return vgpnn_groups(pair, impl=conv.attention_impl)
+
+
+def _sparse_loss(forward: Callable, g: Graph, groups) -> torch.Tensor:
+    # The forward pass of a sparse step, and its loss.
+    out, gates = forward(g.x, g.edge_index, g.edge_attr, g.edge_frame,
+                         None, return_gates=True, groups=groups)
+    return out.square().mean() + gates.mean()
+
+
 def sparse_step(conv: VGPNNConv, g: Graph,
                 forward: Optional[Callable] = None) -> Callable[[], None]:
     r"""One forward + backward pass of the sparse layer, index building
@@ -218,11 +231,7 @@ def sparse_step(conv: VGPNNConv, g: Graph,
     forward = conv if forward is None else forward
 
     def step() -> None:
-        pair = edge_pair_index(g.edge_index, g.edge_type, g.track)
-        groups = vgpnn_groups(pair, impl=conv.attention_impl)
-        out, gates = forward(g.x, g.edge_index, g.edge_attr, g.edge_frame,
-                             None, return_gates=True, groups=groups)
-        (out.square().mean() + gates.mean()).backward()
+        _sparse_loss(forward, g, _sparse_index(conv, g)).backward()
         conv.zero_grad(set_to_none=True)
     return step
 
@@ -244,19 +253,14 @@ def sparse_phases(conv: VGPNNConv, g: Graph,
     the same, which is then freed unused). The backward pass and
     ``zero_grad`` are the rest of the step."""
     forward = conv if forward is None else forward
-    groups = vgpnn_groups(edge_pair_index(g.edge_index, g.edge_type,
-                                          g.track),
-                          impl=conv.attention_impl)
+    groups = _sparse_index(conv, g)
+    return {'index': lambda: _sparse_index(conv, g),
+            'forward': lambda: _sparse_loss(forward, g, groups)}
 
-    def index() -> None:
-        pair = edge_pair_index(g.edge_index, g.edge_type, g.track)
-        vgpnn_groups(pair, impl=conv.attention_impl)
 
-    def forward_only() -> None:
-        out, gates = forward(g.x, g.edge_index, g.edge_attr, g.edge_frame,
-                             None, return_gates=True, groups=groups)
-        out.square().mean() + gates.mean()
-    return {'index': index, 'forward': forward_only}
+def _has_phases(sw: Dict) -> bool:
+    # Sweeps saved before the phases were timed have none.
+    return all('index_s' in p for p in sw['points'])
 
 
 def dense_step(dense: DenseVGPNN, d: DenseGraph,
@@ -717,8 +721,7 @@ def _print_sweep(sw: Dict) -> None:
         mode = ', '.join(['torch.compile', sw['backend'],
                           *(sw['compile_options'] or ())])
     print(f"\nsweep (H={sw['hidden']}, {mode}): sparse cost per edge")
-    # Older JSONs have no phases.
-    split = all('index_s' in p for p in sw['points'])
+    split = _has_phases(sw)
     print(f"{'edges':>10}{'sparse ms':>11}{'spread':>8}{'us/edge':>9}"
           f"{'added':>9}"
           + (f"{'index':>8}{'fwd':>8}{'bwd':>8}" if split else '') +
@@ -818,7 +821,7 @@ def plot_sweep(results: Dict, path: Optional[str] = None):
               if results.get(key) and 'points' in results[key]]
     if not sweeps:
         raise ValueError('plot_sweep: the results hold no sweep')
-    split = all('index_s' in p for sw in sweeps for p in sw['points'])
+    split = all(_has_phases(sw) for sw in sweeps)
     fig = Figure(figsize=(16 if split else 11, 4.2), dpi=100)
     cost, times, *rest = fig.subplots(1, 3 if split else 2)
     for sw, color in zip(sweeps, ('tab:blue', 'tab:orange')):
