@@ -3,6 +3,7 @@ the dense padded layout of the authors (``benchmarks/dense_vgpnn.py``).
 
     python benchmarks/speed.py                      # full run (CPU: ~20 min)
     python benchmarks/speed.py --quick              # under a minute
+    python benchmarks/speed.py --workloads sweep --sweep-hidden 16
     python benchmarks/speed.py --json results/speed.json --device cuda
     python benchmarks/speed.py --from-json results/speed.json --plot sweep.png
 
@@ -768,8 +769,9 @@ def print_table(results: Dict) -> None:
     head = (f"{'workload':<22}{'edges':>8}{'rows s/d':>14}{'sparse ms':>11}"
             f"{'dense ms':>11}{'speedup':>9}{'sparse MB':>11}{'dense MB':>11}"
             f"{'mem ratio':>10}")
-    print(head)
-    print('-' * len(head))
+    if results.get('ag') or results.get('sportshhi'):  # not --workloads sweep
+        print(head)
+        print('-' * len(head))
     for name in ('ag', 'sportshhi'):
         for r in results.get(name, []):
             label = f"{name} H={r['hidden']} B={r['videos']}"
@@ -879,10 +881,19 @@ def plot_sweep(results: Dict, path: Optional[str] = None):
     return fig
 
 
+#: The workloads of a run, in the order they run (``--workloads``).
+WORKLOADS = ('ag', 'sportshhi', 'sweep', 'train')
+
+
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--quick', action='store_true',
                    help='Small sizes; finishes in under a minute')
+    p.add_argument('--workloads', nargs='+', choices=WORKLOADS,
+                   default=list(WORKLOADS), metavar='NAME',
+                   help='Run only these of ' + ', '.join(WORKLOADS) +
+                   ' (default: all), e.g. "--workloads sweep" for the '
+                   'sweep alone')
     p.add_argument('--json', default=None, help='Write the figures here')
     p.add_argument('--plot', default=None,
                    help='Draw the sweeps into this PNG (plot_sweep)')
@@ -926,7 +937,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--threads', type=int, default=None,
                    help='CPU threads (default: 1, for stable figures on a '
                    'shared machine)')
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.plot and not args.from_json and 'sweep' not in args.workloads:
+        p.error('--plot draws the sweep: add sweep to --workloads')
+    return args
 
 
 def _report(results: Dict, plot: Optional[str]) -> None:
@@ -965,33 +979,39 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     results: Dict = {'device': str(device), 'threads':
                      torch.get_num_threads(), 'quick': q,
                      'torch': torch.__version__, 'heap_cache': heap,
+                     'workloads': list(args.workloads),
                      'layouts': {'ag': 'star', 'sportshhi': 'all'},
                      'ag': [], 'sportshhi': []}
+    run = set(args.workloads)
     for hidden in hiddens:
         heads = 12 if hidden % 12 == 0 else 8 if hidden % 8 == 0 else 4
         impls = ('sdpa', 'scatter') if args.scatter else ('sdpa', )
-        print(f'ag, hidden {hidden} ...', flush=True)
-        results['ag'].append(compare(
-            ag_graph(videos, hidden), hidden, heads, device, repeats, impls,
-            layouts=('all', ) if args.all_pairs else (), budget_s=budget,
-            max_dense_bytes=args.max_dense_gb * 2**30))
-        print(f'sportshhi, hidden {hidden} ...', flush=True)
-        results['sportshhi'].append(compare(
-            sportshhi_graph(shhi_videos, hidden), hidden, heads, device,
-            repeats, impls, budget_s=budget))
+        if 'ag' in run:
+            print(f'ag, hidden {hidden} ...', flush=True)
+            results['ag'].append(compare(
+                ag_graph(videos, hidden), hidden, heads, device, repeats,
+                impls, layouts=('all', ) if args.all_pairs else (),
+                budget_s=budget, max_dense_bytes=args.max_dense_gb * 2**30))
+        if 'sportshhi' in run:
+            print(f'sportshhi, hidden {hidden} ...', flush=True)
+            results['sportshhi'].append(compare(
+                sportshhi_graph(shhi_videos, hidden), hidden, heads, device,
+                repeats, impls, budget_s=budget))
     targets = [t for t in (1e3, 3e3, 1e4, 3e4, 1e5, 3e5, 1e6)
                if t <= sweep_max]
-    print(f'sweep, hidden {sweep_hidden} ...', flush=True)
-    results['sweep'] = sweep(targets, sweep_hidden, 1, device, repeats,
-                             args.max_dense_gb * 2**30, budget,
-                             min_block_s=min_block)
-    if args.compile if args.compile is not None else not q:
+    if 'sweep' in run:
+        print(f'sweep, hidden {sweep_hidden} ...', flush=True)
+        results['sweep'] = sweep(targets, sweep_hidden, 1, device, repeats,
+                                 args.max_dense_gb * 2**30, budget,
+                                 min_block_s=min_block)
+    if 'sweep' in run and (args.compile if args.compile is not None
+                           else not q):
         print(f'sweep, hidden {sweep_hidden}, torch.compile ...', flush=True)
         results['sweep_compiled'] = compiled_sweep(
             targets, sweep_hidden, 1, device, repeats,
             args.max_dense_gb * 2**30, budget, args.compile_backend,
             min_block_s=min_block)
-    if train_hidden:
+    if train_hidden and 'train' in run:
         root = args.data_root or tempfile.mkdtemp(prefix='pyg_proda_speed_')
         results['train'] = []
         for hidden in train_hidden:

@@ -250,6 +250,30 @@ def test_quick_run_writes_json(tmp_path):
     assert (tmp_path / 'again.png').read_bytes()[:8] == png[:8]
 
 
+def test_workloads_run_only_the_named_ones(tmp_path, capsys):
+    path = tmp_path / 'sweep.json'
+    threads = torch.get_num_threads()
+    try:
+        res = speed.main(['--quick', '--workloads', 'sweep', '--sweep-max',
+                          '3e3', '--sweep-hidden', '4', '--no-heap-cache',
+                          '--json', str(path)])
+    finally:
+        torch.set_num_threads(threads)
+    assert res['workloads'] == ['sweep']
+    assert res['ag'] == [] and res['sportshhi'] == []
+    assert 'train' not in res and 'sweep_compiled' not in res
+    assert res['sweep']['hidden'] == 4
+    assert [p['target_edges'] for p in res['sweep']['points']] == [1000, 3000]
+    assert json.loads(path.read_text()) == res
+    out = capsys.readouterr().out
+    assert 'sweep (H=4, eager)' in out and 'rows s/d' not in out
+    with pytest.raises(SystemExit):
+        speed.parse_args(['--workloads', 'ag', '--plot', 'x.png'])
+    assert '--plot draws the sweep' in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        speed.parse_args(['--workloads', 'dense'])
+
+
 def test_plot_sweep_needs_a_sweep():
     with pytest.raises(ValueError, match='no sweep'):
         speed.plot_sweep({'device': 'cpu', 'threads': 1,
