@@ -26,10 +26,11 @@ authors do in their data loader. Workloads:
 * ``sweep``: Action-Genome-shaped batches of growing size, ``1e3`` to
   ``1e6`` relations in total, at hidden size 8 with one head so that the
   largest point fits in memory (and the index building, packing, gathers
-  and scatters weigh most): sparse cost per edge, the cost of the edges
-  added from one point to the next, a fit ``fixed + marginal * edges``, the
-  number of ATen ops one step dispatches (:func:`count_ops`), and the
-  ratios where the dense layout fits in ``--max-dense-gb``. The step is
+  and scatters weigh most; ``--sweep-hidden 16`` still fits 1e6 edges in
+  24 GiB, and ``--workloads sweep`` runs the sweep alone): sparse cost per
+  edge, the cost of the edges added from one point to the next, a fit
+  ``fixed + marginal * edges``, the number of ATen ops one step dispatches
+  (:func:`count_ops`), and the ratios where the dense layout fits in ``--max-dense-gb``. The step is
   also split into its phases (:func:`sparse_phases`: index building,
   forward pass, and the rest), each with its cost per edge, fit and ops,
   to show where the fixed and the per-edge cost go. Every point
