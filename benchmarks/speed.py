@@ -30,11 +30,12 @@ authors do in their data loader. Workloads:
   24 GiB, and ``--workloads sweep`` runs the sweep alone): sparse cost per
   edge, the cost of the edges added from one point to the next, a fit
   ``fixed + marginal * edges``, the number of ATen ops one step dispatches
-  (:func:`count_ops`), and the ratios where the dense layout fits in ``--max-dense-gb``. The step is
-  also split into its phases (:func:`sparse_phases`: index building,
-  forward pass, and the rest), each with its cost per edge, fit and ops,
-  to show where the fixed and the per-edge cost go. Every point
-  has at least its nominal number of edges (:func:`sweep_graph`). The
+  (:func:`count_ops`), and the ratios where the dense layout fits in
+  ``--max-dense-gb``. The step is also split into its phases
+  (:func:`sparse_phases`: index building, forward pass, and the rest),
+  each with its cost per edge, fit and ops, to show where the fixed and
+  the per-edge cost go. Every point has at least its nominal number of
+  edges (:func:`sweep_graph`). The
   sparse points are timed in interleaved rounds (:func:`time_rounds`), so
   that a drift in the machine's speed does not pass for a size effect;
   each round's sample of a point is the mean of a block of consecutive
@@ -1005,13 +1006,13 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         results['sweep'] = sweep(targets, sweep_hidden, 1, device, repeats,
                                  args.max_dense_gb * 2**30, budget,
                                  min_block_s=min_block)
-    if 'sweep' in run and (args.compile if args.compile is not None
-                           else not q):
-        print(f'sweep, hidden {sweep_hidden}, torch.compile ...', flush=True)
-        results['sweep_compiled'] = compiled_sweep(
-            targets, sweep_hidden, 1, device, repeats,
-            args.max_dense_gb * 2**30, budget, args.compile_backend,
-            min_block_s=min_block)
+        if args.compile if args.compile is not None else not q:
+            print(f'sweep, hidden {sweep_hidden}, torch.compile ...',
+                  flush=True)
+            results['sweep_compiled'] = compiled_sweep(
+                targets, sweep_hidden, 1, device, repeats,
+                args.max_dense_gb * 2**30, budget, args.compile_backend,
+                min_block_s=min_block)
     if train_hidden and 'train' in run:
         root = args.data_root or tempfile.mkdtemp(prefix='pyg_proda_speed_')
         results['train'] = []
@@ -1023,11 +1024,12 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                 steps=3 if q else 6, warmup=1,
                 num_videos=32 if q else 384, device=device,
                 root=root))
-    _report(results, args.plot)
-    if args.json:
+    if args.json:  # before the report, so that a failing plot loses nothing
         os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
         with open(args.json, 'w') as f:
             json.dump(results, f, indent=1)
+    _report(results, args.plot)
+    if args.json:
         print(f'\nwrote {args.json}')
     return results
 
