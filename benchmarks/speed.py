@@ -34,9 +34,11 @@ authors do in their data loader. Workloads:
   ``--max-dense-gb``. The step is also split into its phases
   (:func:`sparse_phases`: index building, forward pass, and the rest),
   each with its cost per edge, fit and ops, to show where the fixed and
-  the per-edge cost go. Every point has at least its nominal number of
-  edges (:func:`sweep_graph`). The
-  sparse points are timed in interleaved rounds (:func:`time_rounds`), so
+  the per-edge cost go. The *floor*, a step on one video of two frames
+  (:func:`floor_graph`, 9 edges), measures the least a call costs, in
+  the same rounds as the points, with its phases. Every point has at
+  least its nominal number of edges (:func:`sweep_graph`). The sparse
+  points are timed in interleaved rounds (:func:`time_rounds`), so
   that a drift in the machine's speed does not pass for a size effect;
   each round's sample of a point is the mean of a block of consecutive
   runs lasting at least ``--min-block`` seconds (0.2), so that small
@@ -530,6 +532,33 @@ def sweep_graph(target: float, channels: int, seed: int = 1) -> Graph:
     return g
 
 
+#: Frames of the batch of :func:`floor_graph`.
+FLOOR_FRAMES = 2
+
+
+def floor_graph(channels: int, seed: int = 1) -> Graph:
+    r"""The smallest Action-Genome-shaped batch that still has sequences of
+    frames to attend over: one video of :data:`FLOOR_FRAMES` frames (9
+    edges at the default seed). A step on it costs what every call costs
+    whatever the size of its graph: the *floor* of :func:`sweep`."""
+    return ag_graph(1, channels, num_frames=FLOOR_FRAMES, seed=seed)
+
+
+def _set_times(point: Dict, samples: List[float],
+               phase_samples: Sequence[List[float]]) -> None:
+    # A point's step time (median of its rounds), the spread of its rounds
+    # and its phases, the last one as the rest of the step.
+    t = statistics.median(samples)
+    point['sparse_s'] = t
+    point['sparse_samples_s'] = samples
+    # Spread of the rounds: what this machine's noise alone moves.
+    point['spread'] = (max(samples) - min(samples)) / t
+    point['us_per_edge'] = t / point['edges'] * 1e6
+    for name, s in zip(PHASES[:2], phase_samples):
+        point[f'{name}_s'] = statistics.median(s)
+    point['backward_s'] = t - point['index_s'] - point['forward_s']
+
+
 def sweep(targets: Sequence[float], channels: int, heads: int,
           device: torch.device, repeats: int, max_dense_bytes: float,
           budget_s: float, backend: Optional[str] = None,
@@ -539,7 +568,10 @@ def sweep(targets: Sequence[float], channels: int, heads: int,
     layer is run while its extrapolated peak memory (it grows linearly with
     the batch) stays under :obj:`max_dense_bytes`. With a :obj:`backend`,
     both layers run :func:`compiled` with it (one compiled module serves
-    every point; it compiles in the warm-up runs, which are not timed)."""
+    every point; it compiles in the warm-up runs, which are not timed).
+    The *floor*, a step on :func:`floor_graph` (9 edges), runs in the same
+    rounds: the least a call costs, against which the excess of the
+    smallest point can be read."""
     points, steps, graphs, phases = [], [], [], []
     # One layer for all points (the same weights as one per point, and one
     # compiled module whose few size classes are compiled once).
@@ -554,27 +586,26 @@ def sweep(targets: Sequence[float], channels: int, heads: int,
         phases.append(sparse_phases(conv, g, forward))
         points.append({'target_edges': int(target), 'videos': g.num_graphs,
                        'edges': g.num_edges})
-    print(f'  timing {len(steps)} sweep points and their phases in '
+    print(f'  timing {len(steps)} sweep points, their phases and the '
+          f'floor in '
           f'{repeats} interleaved rounds'
           f'{" (compiling in the warm-up)" if backend else ""} ...',
           flush=True)
     # The phases run in the same rounds as the steps, so that the split of
     # a point's time is measured under the same drift as the time itself.
     parts = [ph[name] for name in PHASES[:2] for ph in phases]
-    rounds = time_rounds(steps + parts, device, repeats, budget_s=budget_s,
-                         min_block_s=min_block_s)
-    n = len(points)
-    for i, (point, samples) in enumerate(zip(points, rounds)):
-        t = statistics.median(samples)
-        point['sparse_s'] = t
-        point['sparse_samples_s'] = samples
-        # Spread of the rounds: what this machine's noise alone moves.
-        point['spread'] = (max(samples) - min(samples)) / t
-        point['us_per_edge'] = t / point['edges'] * 1e6
-        for j, name in enumerate(PHASES[:2]):
-            point[f'{name}_s'] = statistics.median(rounds[(j + 1) * n + i])
-        # The rest of the step: what its last phase costs.
-        point['backward_s'] = t - point['index_s'] - point['forward_s']
+    # The floor, in the same rounds: what a call costs whatever its size.
+    g0 = floor_graph(channels).to(device)
+    floor_phases = sparse_phases(conv, g0, forward)
+    floor_steps = [sparse_step(conv, g0, forward)]
+    floor_steps += [floor_phases[name] for name in PHASES[:2]]
+    rounds = time_rounds(steps + parts + floor_steps, device, repeats,
+                         budget_s=budget_s, min_block_s=min_block_s)
+    n, k = len(points), len(steps) + len(parts)
+    for i, point in enumerate(points):
+        _set_times(point, rounds[i], rounds[n + i:k:n])
+    floor = {'videos': 1, 'frames': FLOOR_FRAMES, 'edges': g0.num_edges}
+    _set_times(floor, rounds[k], rounds[k + 1:])
     dense_bytes_per_video = None
     for point, g, step in zip(points, graphs, steps):
         videos = point['videos']
@@ -606,7 +637,7 @@ def sweep(targets: Sequence[float], channels: int, heads: int,
         phase_ops = {name: count_ops(phases[0][name])
                      for name in PHASES[:2]}
         phase_ops['backward'] = ops - sum(phase_ops.values())
-    del steps, graphs, phases, parts
+    del steps, graphs, phases, parts, g0, floor_phases, floor_steps
     # Cost of the edges added from one point to the next: flat where the
     # implementation scales linearly, whatever the fixed cost per call.
     for prev, point in zip(points, points[1:]):
@@ -631,7 +662,7 @@ def sweep(targets: Sequence[float], channels: int, heads: int,
         'us_per_edge_median': mid,
         'per_edge_max_deviation': max(abs(c / mid - 1) for c in costs),
         'fixed_ms': fixed * 1e3, 'marginal_us_per_edge': marginal * 1e6,
-        'ops_per_step': ops,
+        'ops_per_step': ops, 'floor': floor,
         'phases': {name: {'fixed_ms': fits[name][0] * 1e3,
                           'marginal_us_per_edge': fits[name][1] * 1e6,
                           'ops': None if phase_ops is None
@@ -747,6 +778,20 @@ def _print_sweep(sw: Dict) -> None:
           f"per edge of the edges added since the previous point; "
           f"'spread': (slowest - fastest round) / median, rounds of "
           f">= {sw['min_block_s']:g} s of consecutive runs")
+    floor = sw.get('floor')  # sweeps saved before it was timed lack it
+    if floor:
+        first = sw['points'][0]
+        print(f"floor: a step on 1 video of {floor['frames']} frames "
+              f"({floor['edges']} edges) takes "
+              f"{floor['sparse_s'] * 1e3:.2f} ms (index "
+              f"{floor['index_s'] * 1e3:.2f}, fwd "
+              f"{floor['forward_s'] * 1e3:.2f}, bwd "
+              f"{floor['backward_s'] * 1e3:.2f}; spread "
+              f"{100 * floor['spread']:.0f} %): "
+              f"{floor['sparse_s'] / first['edges'] * 1e6:.3f} us per edge "
+              f"of the {first['edges']:,d}-edge point, which is "
+              f"{first['us_per_edge'] - sw['us_per_edge_median']:+.3f} "
+              f"us/edge from the median")
     if split:
         ph = sw['phases']
         print("phases (us/edge columns 'index', 'fwd', 'bwd'): index "
@@ -811,7 +856,8 @@ def plot_sweep(results: Dict, path: Optional[str] = None):
     r"""Figure of the sweeps of :obj:`results` (eager and, if run,
     compiled): left the cost per edge of a whole step (bars: fastest to
     slowest round; band: median +- 20 %) and of the edges added since the
-    previous point (dashed), in the middle the sparse and dense step times,
+    previous point (dashed), in the middle the sparse and dense step times
+    and the floor (dash-dotted),
     right (where the sweep has them) the cost per edge of its phases
     (:data:`PHASES`).
     Written as a PNG to :obj:`path` if given; returns the
@@ -856,6 +902,10 @@ def plot_sweep(results: Dict, path: Optional[str] = None):
         if dense:
             times.plot(*zip(*dense), marker='s', ls=':', color=color,
                        label=f'dense, {label}')
+        if sw.get('floor'):
+            times.axhline(sw['floor']['sparse_s'] * 1e3, ls='-.', lw=1,
+                          color=color, label=f"floor ({sw['floor']['edges']}"
+                                             f" edges), {label}")
         if split:
             for name, ls, marker in zip(PHASES, (':', '-', '--'),
                                         ('v', '^', 'D')):

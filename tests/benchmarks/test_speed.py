@@ -191,6 +191,15 @@ def test_sweep_graph_reaches_its_target():
         assert g.num_edges < target + 150
 
 
+def test_floor_graph_is_the_smallest_batch():
+    g = speed.floor_graph(4)
+    assert g.num_graphs == 1 and g.num_frames == speed.FLOOR_FRAMES
+    assert 0 < g.num_edges < 20
+    # Some edge pair spans both frames: the temporal attention has work.
+    pair = speed.edge_pair_index(g.edge_index, g.edge_type, g.track)
+    assert torch.bincount(pair).max() == 2
+
+
 def test_sparse_phases_are_the_parts_of_the_step():
     g = speed.ag_graph(2, 8)
     conv = speed.make_conv(8, g.edge_attr.size(1), 2, 'sdpa',
@@ -267,6 +276,7 @@ def test_workloads_run_only_the_named_ones(tmp_path, capsys):
     assert json.loads(path.read_text()) == res
     out = capsys.readouterr().out
     assert 'sweep (H=4, eager)' in out and 'rows s/d' not in out
+    assert 'floor: a step on 1 video of 2 frames' in out
     with pytest.raises(SystemExit):
         speed.parse_args(['--workloads', 'ag', '--plot', 'x.png'])
     assert '--plot draws the sweep' in capsys.readouterr().err
@@ -321,6 +331,15 @@ def test_compiled_sweep_records_both_layers_compiled():
         assert 0 < p['forward_s'] < p['sparse_s']
         assert p['backward_s'] == pytest.approx(
             p['sparse_s'] - p['index_s'] - p['forward_s'])
+    # The floor: the smallest batch, timed in the same rounds.
+    floor = sw['floor']
+    assert floor['videos'] == 1 and floor['frames'] == speed.FLOOR_FRAMES
+    assert 0 < floor['edges'] < sw['points'][0]['edges']
+    assert len(floor['sparse_samples_s']) == 1
+    assert 0 < floor['sparse_s'] < sw['points'][0]['sparse_s']
+    assert 0 < floor['index_s'] and 0 < floor['forward_s']
+    assert floor['backward_s'] == pytest.approx(
+        floor['sparse_s'] - floor['index_s'] - floor['forward_s'])
     ph = sw['phases']
     assert set(ph) == set(speed.PHASES)
     assert ph['index']['ops'] is None
