@@ -772,7 +772,7 @@ def _print_sweep(sw: Dict) -> None:
               f"{_x(p['speedup']):>9}"
               f"{'-' if mr is None else f'{mr:.3f}':>10}")
     print(f"median {sw['us_per_edge_median']:.3f} us/edge, largest "
-          f"deviation {100 * sw['per_edge_max_deviation']:.0f} %; fit: "
+          f"deviation {100 * sw['per_edge_max_deviation']:.1f} %; fit: "
           f"{sw['fixed_ms']:.2f} ms per call + "
           f"{sw['marginal_us_per_edge']:.3f} us per edge; 'added': cost "
           f"per edge of the edges added since the previous point; "
