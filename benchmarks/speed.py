@@ -587,8 +587,7 @@ def sweep(targets: Sequence[float], channels: int, heads: int,
         points.append({'target_edges': int(target), 'videos': g.num_graphs,
                        'edges': g.num_edges})
     print(f'  timing {len(steps)} sweep points, their phases and the '
-          f'floor in '
-          f'{repeats} interleaved rounds'
+          f'floor in {repeats} interleaved rounds'
           f'{" (compiling in the warm-up)" if backend else ""} ...',
           flush=True)
     # The phases run in the same rounds as the steps, so that the split of
@@ -857,10 +856,8 @@ def plot_sweep(results: Dict, path: Optional[str] = None):
     compiled): left the cost per edge of a whole step (bars: fastest to
     slowest round; band: median +- 20 %) and of the edges added since the
     previous point (dashed), in the middle the sparse and dense step times
-    and the floor (dash-dotted),
-    right (where the sweep has them) the cost per edge of its phases
-    (:data:`PHASES`).
-    Written as a PNG to :obj:`path` if given; returns the
+    and the floor (dash-dotted), right (where the sweep has them) the cost
+    per edge of its phases (:data:`PHASES`). Written as a PNG to :obj:`path` if given; returns the
     :class:`~matplotlib.figure.Figure`.
 
     Raises:
