@@ -36,7 +36,9 @@ authors do in their data loader. Workloads:
   each with its cost per edge, fit and ops, to show where the fixed and
   the per-edge cost go. The *floor*, a step on one video of two frames
   (:func:`floor_graph`, 9 edges), measures the least a call costs, in
-  the same rounds as the points, with its phases. Every point has at
+  the same rounds as the points, with its phases, and beside it the dense
+  layer's step on the same batch: the least a call of the same
+  mathematics costs in the authors' layout. Every point has at
   least its nominal number of edges (:func:`sweep_graph`). The sparse
   points are timed in interleaved rounds (:func:`time_rounds`), so
   that a drift in the machine's speed does not pass for a size effect;
@@ -571,7 +573,9 @@ def sweep(targets: Sequence[float], channels: int, heads: int,
     every point; it compiles in the warm-up runs, which are not timed).
     The *floor*, a step on :func:`floor_graph` (9 edges), runs in the same
     rounds: the least a call costs, against which the excess of the
-    smallest point can be read."""
+    smallest point can be read; the dense layer's step on the same batch
+    runs beside it (``floor['dense_s']``, and eager the ATen ops of both,
+    ``floor['ops']`` and ``floor['dense_ops']``)."""
     points, steps, graphs, phases = [], [], [], []
     # One layer for all points (the same weights as one per point, and one
     # compiled module whose few size classes are compiled once).
@@ -598,13 +602,18 @@ def sweep(targets: Sequence[float], channels: int, heads: int,
     floor_phases = sparse_phases(conv, g0, forward)
     floor_steps = [sparse_step(conv, g0, forward)]
     floor_steps += [floor_phases[name] for name in PHASES[:2]]
+    # The dense layer's floor on the same batch: whether the fixed cost of
+    # a call is the sparse design's or the mathematics' own.
+    floor_steps.append(dense_step(dense, g0.pad(), dense_forward))
     rounds = time_rounds(steps + parts + floor_steps, device, repeats,
                          budget_s=budget_s, min_block_s=min_block_s)
     n, k = len(points), len(steps) + len(parts)
     for i, point in enumerate(points):
         _set_times(point, rounds[i], rounds[n + i:k:n])
     floor = {'videos': 1, 'frames': FLOOR_FRAMES, 'edges': g0.num_edges}
-    _set_times(floor, rounds[k], rounds[k + 1:])
+    _set_times(floor, rounds[k], rounds[k + 1:k + 3])
+    floor['dense_s'] = statistics.median(rounds[k + 3])
+    floor['dense_samples_s'] = rounds[k + 3]
     dense_bytes_per_video = None
     for point, g, step in zip(points, graphs, steps):
         videos = point['videos']
@@ -631,11 +640,14 @@ def sweep(targets: Sequence[float], channels: int, heads: int,
               f"{point['us_per_edge']:.3f} us/edge", flush=True)
     # Compiled steps run generated kernels, not ATen ops one by one.
     ops = phase_ops = None
+    floor['ops'] = floor['dense_ops'] = None
     if not backend:
         ops = count_ops(steps[0])
         phase_ops = {name: count_ops(phases[0][name])
                      for name in PHASES[:2]}
         phase_ops['backward'] = ops - sum(phase_ops.values())
+        floor['ops'] = count_ops(floor_steps[0])
+        floor['dense_ops'] = count_ops(floor_steps[-1])
     del steps, graphs, phases, parts, g0, floor_phases, floor_steps
     # Cost of the edges added from one point to the next: flat where the
     # implementation scales linearly, whatever the fixed cost per call.
@@ -780,17 +792,31 @@ def _print_sweep(sw: Dict) -> None:
     floor = sw.get('floor')  # sweeps saved before it was timed lack it
     if floor:
         first = sw['points'][0]
+        ops = dense = ''
+        if floor.get('ops') is not None:
+            ops = f"; {floor['ops']} ATen ops"
+        if floor.get('dense_s') is not None:  # older JSONs lack it
+            dense_ops = floor.get('dense_ops')
+            dense = (f"; the dense layer's on the same batch "
+                     f"{floor['dense_s'] * 1e3:.2f} ms" +
+                     ('' if dense_ops is None else f' ({dense_ops} ops)'))
+        # What a call may cost whatever its size for the smallest point to
+        # stay in the band, if its per-edge work were the median's.
+        room = 0.2 * sw['us_per_edge_median'] * first['edges'] / 1e3
         print(f"floor: a step on 1 video of {floor['frames']} frames "
               f"({floor['edges']} edges) takes "
               f"{floor['sparse_s'] * 1e3:.2f} ms (index "
               f"{floor['index_s'] * 1e3:.2f}, fwd "
               f"{floor['forward_s'] * 1e3:.2f}, bwd "
               f"{floor['backward_s'] * 1e3:.2f}; spread "
-              f"{100 * floor['spread']:.0f} %): "
-              f"{floor['sparse_s'] / first['edges'] * 1e6:.3f} us per edge "
-              f"of the {first['edges']:,d}-edge point, which is "
+              f"{100 * floor['spread']:.0f} %{ops}){dense}")
+        print(f"  over the {first['edges']:,d}-edge point: "
+              f"{floor['sparse_s'] / first['edges'] * 1e6:.3f} us per edge, "
+              f"whose cost is "
               f"{first['us_per_edge'] - sw['us_per_edge_median']:+.3f} "
-              f"us/edge from the median")
+              f"us/edge from the median; the +-20 % band leaves "
+              f"{room:.2f} ms there for what every call costs (0.2 x "
+              f"median x edges)")
     if split:
         ph = sw['phases']
         print("phases (us/edge columns 'index', 'fwd', 'bwd'): index "
@@ -856,8 +882,9 @@ def plot_sweep(results: Dict, path: Optional[str] = None):
     compiled): left the cost per edge of a whole step (bars: fastest to
     slowest round; band: median +- 20 %) and of the edges added since the
     previous point (dashed), in the middle the sparse and dense step times
-    and the floor (dash-dotted), right (where the sweep has them) the cost
-    per edge of its phases (:data:`PHASES`). Written as a PNG to :obj:`path` if given; returns the
+    and their floors (dash-dotted, dotted), right (where the sweep has
+    them) the cost per edge of its phases (:data:`PHASES`). Written as a
+    PNG to :obj:`path` if given; returns the
     :class:`~matplotlib.figure.Figure`.
 
     Raises:
@@ -899,10 +926,14 @@ def plot_sweep(results: Dict, path: Optional[str] = None):
         if dense:
             times.plot(*zip(*dense), marker='s', ls=':', color=color,
                        label=f'dense, {label}')
-        if sw.get('floor'):
-            times.axhline(sw['floor']['sparse_s'] * 1e3, ls='-.', lw=1,
-                          color=color, label=f"floor ({sw['floor']['edges']}"
+        floor = sw.get('floor')
+        if floor:
+            times.axhline(floor['sparse_s'] * 1e3, ls='-.', lw=1,
+                          color=color, label=f"floor ({floor['edges']}"
                                              f" edges), {label}")
+            if floor.get('dense_s') is not None:
+                times.axhline(floor['dense_s'] * 1e3, ls=(0, (1, 3)), lw=1,
+                              color=color, label=f'dense floor, {label}')
         if split:
             for name, ls, marker in zip(PHASES, (':', '-', '--'),
                                         ('v', '^', 'D')):

@@ -245,6 +245,9 @@ def test_quick_run_writes_json(tmp_path):
     ops = {name: sw['phases'][name]['ops'] for name in speed.PHASES}
     assert sum(ops.values()) == sw['ops_per_step']
     assert all(n > 0 for n in ops.values())
+    # The floor's ops, sparse and dense: a few hundred each, whatever the
+    # size (the dense layer runs the same mathematics).
+    assert sw['floor']['ops'] > 100 and sw['floor']['dense_ops'] > 100
     for prev, p in zip(sw['points'], sw['points'][1:]):
         assert p['marginal_us_per_edge'] == pytest.approx(
             (p['sparse_s'] - prev['sparse_s']) /
@@ -277,6 +280,8 @@ def test_workloads_run_only_the_named_ones(tmp_path, capsys):
     out = capsys.readouterr().out
     assert 'sweep (H=4, eager)' in out and 'rows s/d' not in out
     assert 'floor: a step on 1 video of 2 frames' in out
+    assert "ATen ops); the dense layer's on the same batch" in out
+    assert 'the +-20 % band leaves' in out
     with pytest.raises(SystemExit):
         speed.parse_args(['--workloads', 'ag', '--plot', 'x.png'])
     assert '--plot draws the sweep' in capsys.readouterr().err
@@ -340,6 +345,10 @@ def test_compiled_sweep_records_both_layers_compiled():
     assert 0 < floor['index_s'] and 0 < floor['forward_s']
     assert floor['backward_s'] == pytest.approx(
         floor['sparse_s'] - floor['index_s'] - floor['forward_s'])
+    # The dense layer's floor, on the same batch in the same rounds; ops
+    # are counted eager only.
+    assert floor['dense_s'] == floor['dense_samples_s'][0] > 0
+    assert floor['ops'] is None and floor['dense_ops'] is None
     ph = sw['phases']
     assert set(ph) == set(speed.PHASES)
     assert ph['index']['ops'] is None
