@@ -600,20 +600,22 @@ def sweep(targets: Sequence[float], channels: int, heads: int,
     # The floor, in the same rounds: what a call costs whatever its size.
     g0 = floor_graph(channels).to(device)
     floor_phases = sparse_phases(conv, g0, forward)
-    floor_steps = [sparse_step(conv, g0, forward)]
-    floor_steps += [floor_phases[name] for name in PHASES[:2]]
+    floor_step = sparse_step(conv, g0, forward)
     # The dense layer's floor on the same batch: whether the fixed cost of
     # a call is the sparse design's or the mathematics' own.
-    floor_steps.append(dense_step(dense, g0.pad(), dense_forward))
+    dense_floor_step = dense_step(dense, g0.pad(), dense_forward)
+    floor_steps = [floor_step, *(floor_phases[name] for name in PHASES[:2]),
+                   dense_floor_step]
     rounds = time_rounds(steps + parts + floor_steps, device, repeats,
                          budget_s=budget_s, min_block_s=min_block_s)
     n, k = len(points), len(steps) + len(parts)
     for i, point in enumerate(points):
         _set_times(point, rounds[i], rounds[n + i:k:n])
+    floor_samples, *floor_phase_samples, dense_floor_samples = rounds[k:]
     floor = {'videos': 1, 'frames': FLOOR_FRAMES, 'edges': g0.num_edges}
-    _set_times(floor, rounds[k], rounds[k + 1:k + 3])
-    floor['dense_s'] = statistics.median(rounds[k + 3])
-    floor['dense_samples_s'] = rounds[k + 3]
+    _set_times(floor, floor_samples, floor_phase_samples)
+    floor['dense_s'] = statistics.median(dense_floor_samples)
+    floor['dense_samples_s'] = dense_floor_samples
     dense_bytes_per_video = None
     for point, g, step in zip(points, graphs, steps):
         videos = point['videos']
@@ -646,9 +648,10 @@ def sweep(targets: Sequence[float], channels: int, heads: int,
         phase_ops = {name: count_ops(phases[0][name])
                      for name in PHASES[:2]}
         phase_ops['backward'] = ops - sum(phase_ops.values())
-        floor['ops'] = count_ops(floor_steps[0])
-        floor['dense_ops'] = count_ops(floor_steps[-1])
+        floor['ops'] = count_ops(floor_step)
+        floor['dense_ops'] = count_ops(dense_floor_step)
     del steps, graphs, phases, parts, g0, floor_phases, floor_steps
+    del floor_step, dense_floor_step
     # Cost of the edges added from one point to the next: flat where the
     # implementation scales linearly, whatever the fixed cost per call.
     for prev, point in zip(points, points[1:]):
