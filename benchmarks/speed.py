@@ -4,6 +4,8 @@ the dense padded layout of the authors (``benchmarks/dense_vgpnn.py``).
     python benchmarks/speed.py                      # full run (CPU: ~20 min)
     python benchmarks/speed.py --quick              # under a minute
     python benchmarks/speed.py --workloads sweep --sweep-hidden 16
+    python benchmarks/speed.py --workloads sweep --sweep-hidden 256 \
+        --sweep-max 3e4                             # at the targets' width
     python benchmarks/speed.py --json results/speed.json --device cuda
     python benchmarks/speed.py --from-json results/speed.json --plot sweep.png
 
@@ -27,7 +29,12 @@ authors do in their data loader. Workloads:
   ``1e6`` relations in total, at hidden size 8 with one head so that the
   largest point fits in memory (and the index building, packing, gathers
   and scatters weigh most; ``--sweep-hidden 16`` still fits 1e6 edges in
-  24 GiB, and ``--workloads sweep`` runs the sweep alone): sparse cost per
+  24 GiB, and ``--workloads sweep`` runs the sweep alone). At the widths
+  of the targets (``--sweep-hidden 256`` or ``768``, with the heads of
+  ``ag``: :func:`sweep_heads`) a sparse step needs ~140 KB (H=256) to
+  ~410 KB (H=768) per edge, so ``--sweep-max`` keeps the sweep to the
+  sizes that fit (3e4 and 1e4 edges on a 24 GiB machine, where 1e5 at
+  H=256 runs out of memory). Sparse cost per
   edge, the cost of the edges added from one point to the next, a fit
   ``fixed + marginal * edges``, the number of ATen ops one step dispatches
   (:func:`count_ops`), and the ratios where the dense layout fits in
@@ -450,6 +457,20 @@ def peak_memory(step: Callable[[], None], device: torch.device) -> int:
     return peak
 
 
+def default_heads(hidden: int) -> int:
+    r"""Attention heads at :obj:`hidden`: 12, 8 or 4, the first that
+    divides it (12 at 768, 8 at 256), for every workload but the sweep."""
+    return 12 if hidden % 12 == 0 else 8 if hidden % 8 == 0 else 4
+
+
+def sweep_heads(hidden: int) -> int:
+    r"""Attention heads of the sweep at :obj:`hidden`: one at the toy widths
+    that let its largest point fit in memory (below 64, e.g. the default
+    8), where several heads would leave each a channel or two; else
+    :func:`default_heads`, as the ``ag`` workload of the same width."""
+    return 1 if hidden < 64 else default_heads(hidden)
+
+
 def make_conv(channels: int, edge_dim: int, heads: int, impl: str,
               device: torch.device, seed: int = 0) -> VGPNNConv:
     torch.manual_seed(seed)
@@ -669,7 +690,8 @@ def sweep(targets: Sequence[float], channels: int, heads: int,
     ratios = [p['speedup'] for p in points if p['speedup'] is not None]
     mems = [p['memory_ratio'] for p in points if p['memory_ratio'] is not None]
     return {
-        'hidden': channels, 'points': points, 'min_block_s': min_block_s,
+        'hidden': channels, 'heads': heads, 'points': points,
+        'min_block_s': min_block_s,
         'compiled': bool(backend), 'backend': backend or 'eager',
         'compile_options': (compile_options(device)
                             if backend == 'inductor' else None),
@@ -763,12 +785,20 @@ def _x(v: Optional[float]) -> str:
     return '-' if v is None else f'{v:.2f}x'
 
 
+def _us(v: float, width: int = 8) -> str:
+    # A per-edge phase cost in its column: one decimal from 100 us on, so
+    # that wide layers (ms per edge) keep a space between the columns.
+    return f"{v:>{width}.{3 if abs(v) < 100 else 1}f}"
+
+
 def _print_sweep(sw: Dict) -> None:
     mode = 'eager'
     if sw['compiled']:
         mode = ', '.join(['torch.compile', sw['backend'],
                           *(sw['compile_options'] or ())])
-    print(f"\nsweep (H={sw['hidden']}, {mode}): sparse cost per edge")
+    heads = sw.get('heads', 1)  # sweeps saved before it was kept had 1
+    width = f"H={sw['hidden']}" + (f', {heads} heads' if heads > 1 else '')
+    print(f"\nsweep ({width}, {mode}): sparse cost per edge")
     split = _has_phases(sw)
     print(f"{'edges':>10}{'sparse ms':>11}{'spread':>8}{'us/edge':>9}"
           f"{'added':>9}"
@@ -777,7 +807,7 @@ def _print_sweep(sw: Dict) -> None:
     for p in sw['points']:
         mr = p['memory_ratio']
         added = p.get('marginal_us_per_edge')
-        parts = ''.join(f"{p[f'{name}_s'] / p['edges'] * 1e6:>8.3f}"
+        parts = ''.join(_us(p[f'{name}_s'] / p['edges'] * 1e6)
                         for name in PHASES) if split else ''
         print(f"{p['edges']:>10,d}{p['sparse_s'] * 1e3:>11.1f}"
               f"{100 * p['spread']:>7.1f}%{p['us_per_edge']:>9.3f}"
@@ -833,9 +863,14 @@ def _print_sweep(sw: Dict) -> None:
         if split:
             ops = ' (' + ', '.join(f"{sw['phases'][name]['ops']} {name}"
                                    for name in PHASES) + ')'
+        # At wide layers the fixed cost is lost in the points' noise, and
+        # the fit's intercept can come out negative: no cost per op then.
+        per_op = (f"the fitted fixed cost is "
+                  f"{1e3 * sw['fixed_ms'] / sw['ops_per_step']:.1f} us per op"
+                  if sw['fixed_ms'] > 0 else
+                  "the fit finds no fixed cost above the points' noise")
         print(f"one sparse step dispatches {sw['ops_per_step']} ATen ops"
-              f"{ops} whatever its size; the fitted fixed cost is "
-              f"{1e3 * sw['fixed_ms'] / sw['ops_per_step']:.1f} us per op")
+              f"{ops} whatever its size; {per_op}")
 
 
 def print_table(results: Dict) -> None:
@@ -1067,7 +1102,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                      'ag': [], 'sportshhi': []}
     run = set(args.workloads)
     for hidden in hiddens:
-        heads = 12 if hidden % 12 == 0 else 8 if hidden % 8 == 0 else 4
+        heads = default_heads(hidden)
         impls = ('sdpa', 'scatter') if args.scatter else ('sdpa', )
         if 'ag' in run:
             print(f'ag, hidden {hidden} ...', flush=True)
@@ -1083,22 +1118,24 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     targets = [t for t in (1e3, 3e3, 1e4, 3e4, 1e5, 3e5, 1e6)
                if t <= sweep_max]
     if 'sweep' in run:
-        print(f'sweep, hidden {sweep_hidden} ...', flush=True)
-        results['sweep'] = sweep(targets, sweep_hidden, 1, device, repeats,
-                                 args.max_dense_gb * 2**30, budget,
+        heads = sweep_heads(sweep_hidden)
+        print(f'sweep, hidden {sweep_hidden}, {heads} head(s) ...',
+              flush=True)
+        results['sweep'] = sweep(targets, sweep_hidden, heads, device,
+                                 repeats, args.max_dense_gb * 2**30, budget,
                                  min_block_s=min_block)
         if args.compile if args.compile is not None else not q:
             print(f'sweep, hidden {sweep_hidden}, torch.compile ...',
                   flush=True)
             results['sweep_compiled'] = compiled_sweep(
-                targets, sweep_hidden, 1, device, repeats,
+                targets, sweep_hidden, heads, device, repeats,
                 args.max_dense_gb * 2**30, budget, args.compile_backend,
                 min_block_s=min_block)
     if train_hidden and 'train' in run:
         root = args.data_root or tempfile.mkdtemp(prefix='pyg_proda_speed_')
         results['train'] = []
         for hidden in train_hidden:
-            heads = 12 if hidden % 12 == 0 else 8 if hidden % 8 == 0 else 4
+            heads = default_heads(hidden)
             print(f'training throughput, hidden {hidden} ...', flush=True)
             results['train'].append(train_throughput(
                 hidden, heads, batch_size=8 if q else 32,

@@ -274,7 +274,7 @@ def test_workloads_run_only_the_named_ones(tmp_path, capsys):
     assert res['workloads'] == ['sweep']
     assert res['ag'] == [] and res['sportshhi'] == []
     assert 'train' not in res and 'sweep_compiled' not in res
-    assert res['sweep']['hidden'] == 4
+    assert res['sweep']['hidden'] == 4 and res['sweep']['heads'] == 1
     assert [p['target_edges'] for p in res['sweep']['points']] == [1000, 3000]
     assert json.loads(path.read_text()) == res
     out = capsys.readouterr().out
@@ -282,11 +282,36 @@ def test_workloads_run_only_the_named_ones(tmp_path, capsys):
     assert 'floor: a step on 1 video of 2 frames' in out
     assert "ATen ops); the dense layer's on the same batch" in out
     assert 'the +-20 % band leaves' in out
+    assert 'the fitted fixed cost is' in out
+    # A sweep at a width with several heads says how many; where the fit's
+    # intercept is negative (wide layers: lost in the noise), no cost per
+    # op is made of it.
+    speed._print_sweep(dict(res['sweep'], heads=8, fixed_ms=-1.0))
+    out = capsys.readouterr().out
+    assert 'sweep (H=4, 8 heads, eager)' in out
+    assert "no fixed cost above the points' noise" in out
+    assert 'us per op' not in out
     with pytest.raises(SystemExit):
         speed.parse_args(['--workloads', 'ag', '--plot', 'x.png'])
     assert '--plot draws the sweep' in capsys.readouterr().err
     with pytest.raises(SystemExit):
         speed.parse_args(['--workloads', 'dense'])
+
+
+def test_heads_follow_the_width():
+    # ag, sportshhi and training: the first of 12, 8, 4 that divides.
+    assert speed.default_heads(768) == 12 and speed.default_heads(256) == 8
+    assert speed.default_heads(20) == 4
+    # The sweep: one head at the toy widths, as ag at the targets' widths.
+    assert speed.sweep_heads(8) == speed.sweep_heads(16) == 1
+    assert speed.sweep_heads(256) == 8 and speed.sweep_heads(768) == 12
+
+
+def test_phase_columns_keep_apart_at_wide_layers():
+    # ms per edge (H=768) would fill the 8-wide column with 3 decimals.
+    assert speed._us(0.311) == '   0.311' and speed._us(99.5) == '  99.500'
+    assert speed._us(1202.934) == '  1202.9'
+    assert speed._us(1202.934) + speed._us(1803.068) == '  1202.9  1803.1'
 
 
 def test_plot_sweep_needs_a_sweep():
