@@ -785,10 +785,10 @@ def _x(v: Optional[float]) -> str:
     return '-' if v is None else f'{v:.2f}x'
 
 
-def _us(v: float, width: int = 8) -> str:
+def _us(v: float) -> str:
     # A per-edge phase cost in its column: one decimal from 100 us on, so
     # that wide layers (ms per edge) keep a space between the columns.
-    return f"{v:>{width}.{3 if abs(v) < 100 else 1}f}"
+    return f"{v:>8.{3 if abs(v) < 100 else 1}f}"
 
 
 def _print_sweep(sw: Dict) -> None:
@@ -797,8 +797,8 @@ def _print_sweep(sw: Dict) -> None:
         mode = ', '.join(['torch.compile', sw['backend'],
                           *(sw['compile_options'] or ())])
     heads = sw.get('heads', 1)  # sweeps saved before it was kept had 1
-    width = f"H={sw['hidden']}" + (f', {heads} heads' if heads > 1 else '')
-    print(f"\nsweep ({width}, {mode}): sparse cost per edge")
+    layer = f"H={sw['hidden']}" + (f', {heads} heads' if heads > 1 else '')
+    print(f"\nsweep ({layer}, {mode}): sparse cost per edge")
     split = _has_phases(sw)
     print(f"{'edges':>10}{'sparse ms':>11}{'spread':>8}{'us/edge':>9}"
           f"{'added':>9}"
