@@ -1,7 +1,15 @@
-from pyg_proda.data.action_spec import ActionSpec, ActionSpecSampler
+from pyg_proda.data.action_spec import (
+    ActionSpec,
+    ActionSpecSampler,
+    random_prompt,
+    unspecified_prompt,
+)
 from pyg_proda.data.homogeneous import (
+    SSGCollater,
+    SSGLoader,
+    SSGView,
     edge_type_layout,
-    frame_group,
+    select_videos,
     to_homogeneous,
 )
 from pyg_proda.data.networkx import to_networkx
@@ -18,11 +26,13 @@ from pyg_proda.data.video_scene_graph import (
     geometry_features,
     validate_video_graph,
 )
+from pyg_proda.utils import frame_group
 
 __all__ = [
     'AG_EDGE_DIMS', 'EDGE_TYPES', 'NODE_TYPES', 'Detection', 'Relation',
     'SchemaError', 'VideoSceneGraph', 'build_video_graph',
     'geometry_features', 'validate_video_graph', 'edge_type_layout',
-    'frame_group', 'to_homogeneous', 'to_networkx', 'ActionSpec',
-    'ActionSpecSampler', 'SampleFrames'
+    'frame_group', 'to_homogeneous', 'SSGView', 'SSGLoader', 'SSGCollater',
+    'select_videos', 'to_networkx', 'ActionSpec',
+    'ActionSpecSampler', 'SampleFrames', 'random_prompt', 'unspecified_prompt'
 ]

@@ -56,6 +56,44 @@ class ActionSpec(NamedTuple):
     video: Optional[Tensor] = None
 
 
+def unspecified_prompt(sap: Tensor, mode: str = 'complement') -> Tensor:
+    r"""The UAP of a SAP: every class not in it (:obj:`mode="complement"`,
+    the paper's App. C) or the SAP itself (:obj:`mode="same"`, the authors'
+    stage-1 code). The one place this rule lives.
+
+    Example:
+        >>> unspecified_prompt(torch.tensor([[1., 0., 0.]]))
+        tensor([[0., 1., 1.]])
+
+    Raises:
+        ValueError: On an unknown mode.
+    """
+    if mode not in UAP_MODES:
+        raise ValueError(f"'uap' must be one of {UAP_MODES} (got '{mode}')")
+    if mode == 'same':
+        return sap
+    return 1 - sap if sap.is_floating_point() else ~sap
+
+
+def random_prompt(num_videos: int, num_classes: int, length: int,
+                  seed: int, device: Optional[torch.device] = None) -> Tensor:
+    r"""A ground-truth-free specification: :obj:`length` classes drawn
+    uniformly per video from a generator seeded with :obj:`seed`. Used to
+    read :math:`a_t` without revealing any label to the model (the
+    label-free protocol), and to train the stage-2 classifiers under the
+    prompts they are read with.
+
+    Example:
+        >>> random_prompt(2, 5, length=3, seed=0).sum(dim=1)
+        tensor([3., 3.])
+    """
+    gen = torch.Generator().manual_seed(seed)
+    scores = torch.rand(num_videos, num_classes, generator=gen)
+    idx = scores.topk(min(length, num_classes), dim=-1).indices
+    sap = torch.zeros(num_videos, num_classes).scatter_(1, idx, 1.0)
+    return sap.to(device) if device is not None else sap
+
+
 def _rand(shape: Sequence[int], generator: Optional[torch.Generator],
           device: torch.device) -> Tensor:
     # Draw on the generator's device (a CPU generator cannot fill a CUDA
@@ -185,7 +223,7 @@ class ActionSpecSampler:
         distr = _random_subset(~gt, num_distractors, generator)
 
         sap = member | distr
-        uap = ~sap if self.uap == 'complement' else sap
+        uap = unspecified_prompt(sap, self.uap)
         spec = member  # SAP ∩ G
         unspec = gt & ~sap  # G − SAP
         y_s = torch.cat([spec, ~spec.any(dim=1, keepdim=True)], dim=1)

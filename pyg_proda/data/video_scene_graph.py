@@ -117,6 +117,87 @@ def geometry_features(box: Tensor, cls: Tensor, num_classes: int) -> Tensor:
     return torch.cat([onehot, box, geo], dim=-1)
 
 
+EdgeType = Tuple[str, str, str]
+
+
+def make_video_graph(
+    *,
+    video_id: str,
+    y: Tensor,
+    num_frames: int,
+    nodes: Dict[str, Dict[str, Tensor]],
+    edges: Dict[EdgeType, Dict[str, Tensor]],
+    num_tracks: Optional[int] = None,
+    frame_labels: Optional[Tensor] = None,
+    **graph_attrs: Any,
+) -> VideoSceneGraph:
+    r"""Builds and validates a :class:`VideoSceneGraph` from tensors: the one
+    graph builder behind every dataset (:func:`build_video_graph` turns
+    per-frame objects into these tensors first).
+
+    Args:
+        video_id (str): The video's id.
+        y (Tensor): Multi-hot video labels ``[C]`` or ``[1, C]``.
+        num_frames (int): Number of frames ``T``.
+        nodes (dict): Node type -> ``{'x', 'frame', 'track', 'cls',
+            'box'}`` tensors. A missing node type gets an empty store with
+            the feature size of the other.
+        edges (dict): Edge type -> ``{'edge_index', 'edge_attr'}`` and
+            optionally ``'frame'`` (default: the frame of the source node)
+            and further edge-level tensors (e.g. per-pair targets).
+        num_tracks (int, optional): Number of tracks. (default: one more
+            than the largest track)
+        frame_labels (Tensor, optional): ``[T, C]`` per-frame labels.
+        **graph_attrs (optional): Further graph-level attributes
+            (``frame_ids``, ``action_cls``, ...).
+
+    Raises:
+        SchemaError: as :func:`validate_video_graph`, naming the video.
+
+    Example:
+        >>> g = make_video_graph(
+        ...     video_id='v', y=torch.tensor([1., 0.]), num_frames=1,
+        ...     nodes={'person': dict(x=torch.zeros(1, 4),
+        ...                           frame=torch.zeros(1, dtype=torch.long),
+        ...                           track=torch.zeros(1, dtype=torch.long),
+        ...                           cls=torch.zeros(1, dtype=torch.long),
+        ...                           box=torch.zeros(1, 4))},
+        ...     edges={})
+        >>> g['object'].num_nodes, g.num_tracks
+        (0, 1)
+    """
+    data = VideoSceneGraph()
+    dims = {int(n['x'].size(-1)) for n in nodes.values() if 'x' in n}
+    dim = max(dims) if dims else 0
+    for node_type in NODE_TYPES:
+        store = nodes.get(node_type)
+        if store is None:
+            store = dict(x=torch.zeros(0, dim), box=torch.zeros(0, 4),
+                         **{k: torch.zeros(0, dtype=torch.long)
+                            for k in ('frame', 'track', 'cls')})
+        for key, value in store.items():
+            data[node_type][key] = value
+    for et, store in edges.items():
+        for key, value in store.items():
+            data[et][key] = value
+        if 'frame' not in store:
+            data[et].frame = data[et[0]].frame[store['edge_index'][0]]
+    data.y = torch.as_tensor(y, dtype=torch.float).view(1, -1)
+    if frame_labels is not None:
+        data.frame_labels = torch.as_tensor(frame_labels, dtype=torch.float)
+    for key, value in graph_attrs.items():
+        data[key] = value
+    data.num_frames = int(num_frames)
+    if num_tracks is None:
+        tracks = [data[nt].track for nt in NODE_TYPES
+                  if data[nt].track.numel()]
+        num_tracks = int(torch.cat(tracks).max()) + 1 if tracks else 0
+    data.num_tracks = int(num_tracks)
+    data.video_id = video_id
+    validate_video_graph(data)
+    return data
+
+
 def build_video_graph(
     frames: Sequence[Sequence[Detection]],
     relations: Sequence[Sequence[Relation]],
@@ -152,7 +233,6 @@ def build_video_graph(
             a track is repeated in a frame, or a label is out of range.
     """
     edge_dims = dict(AG_EDGE_DIMS if edge_dims is None else edge_dims)
-    data = VideoSceneGraph()
     per_type: Dict[str, Dict[str, list]] = {
         t: {'frame': [], 'track': [], 'cls': [], 'box': [], 'x': []}
         for t in NODE_TYPES
@@ -176,6 +256,7 @@ def build_video_graph(
             store['x'].append(det.x)
         local.append(index)
 
+    nodes: Dict[str, Dict[str, Tensor]] = {}
     for node_type, store in per_type.items():
         n = len(store['frame'])
         box = torch.tensor(store['box'], dtype=torch.float).view(n, 4)
@@ -187,11 +268,10 @@ def build_video_graph(
         if node_dim is not None and x.size(-1) != node_dim:
             x = torch.nn.functional.pad(x, (0, max(0, node_dim - x.size(-1))))
             x = x[:, :node_dim]
-        data[node_type].x = x
-        data[node_type].frame = torch.tensor(store['frame'], dtype=torch.long)
-        data[node_type].track = torch.tensor(store['track'], dtype=torch.long)
-        data[node_type].cls = cls
-        data[node_type].box = box
+        nodes[node_type] = dict(
+            x=x, frame=torch.tensor(store['frame'], dtype=torch.long),
+            track=torch.tensor(store['track'], dtype=torch.long), cls=cls,
+            box=box)
 
     edges: Dict[Tuple[str, str, str], Dict[str, list]] = {
         et: {'src': [], 'dst': [], 'attr': [], 'frame': []}
@@ -222,25 +302,18 @@ def build_video_graph(
             store['dst'].append(ends[1])
             store['attr'].append(attr)
             store['frame'].append(t)
+    edge_tensors = {}
     for et, store in edges.items():
         e = len(store['src'])
-        data[et].edge_index = torch.tensor([store['src'], store['dst']],
-                                           dtype=torch.long).view(2, e)
-        data[et].edge_attr = torch.tensor(store['attr'],
-                                          dtype=torch.float).view(
-                                              e, edge_dims[et])
-        data[et].frame = torch.tensor(store['frame'], dtype=torch.long)
-
-    y = torch.as_tensor(y, dtype=torch.float).view(1, -1)
-    data.y = y
-    if frame_labels is not None:
-        data.frame_labels = torch.as_tensor(frame_labels, dtype=torch.float)
-    data.num_frames = len(frames)
-    tracks = [tr for s in per_type.values() for tr in s['track']]
-    data.num_tracks = max(tracks) + 1 if tracks else 0
-    data.video_id = video_id
-    validate_video_graph(data)
-    return data
+        edge_tensors[et] = dict(
+            edge_index=torch.tensor([store['src'], store['dst']],
+                                    dtype=torch.long).view(2, e),
+            edge_attr=torch.tensor(store['attr'], dtype=torch.float).view(
+                e, edge_dims[et]),
+            frame=torch.tensor(store['frame'], dtype=torch.long))
+    return make_video_graph(video_id=video_id, y=y, num_frames=len(frames),
+                            nodes=nodes, edges=edge_tensors,
+                            frame_labels=frame_labels)
 
 
 def validate_video_graph(data: HeteroData) -> None:
@@ -266,6 +339,8 @@ def validate_video_graph(data: HeteroData) -> None:
     if 'frame_labels' in data and tuple(data.frame_labels.shape) != (T, C):
         fail(f"'frame_labels' must be [{T}, {C}], got "
              f"{tuple(data.frame_labels.shape)}")
+    if 'frame_ids' in data and tuple(data.frame_ids.shape) != (T, ):
+        fail(f"'frame_ids' must be [{T}], got {tuple(data.frame_ids.shape)}")
     dims = set()
     tracks = []
     for node_type in NODE_TYPES:
@@ -309,6 +384,11 @@ def validate_video_graph(data: HeteroData) -> None:
         if store.edge_attr.size(0) != e or store.frame.numel() != e:
             fail(f"edge type {et}: edge_attr/frame do not match "
                  f"edge_index ({e} edges)")
+        for key, value in store.items():
+            if key != 'edge_index' and isinstance(value, Tensor) and (
+                    value.dim() == 0 or value.size(0) != e):
+                fail(f"edge type {et}: '{key}' must have one row per edge "
+                     f"({e}), got {tuple(value.shape)}")
         if e == 0:
             continue
         src, dst = store.edge_index

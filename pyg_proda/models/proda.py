@@ -1,24 +1,24 @@
 r"""The ProDA model: encoder, prompt-guided VGPNN branches, readouts, heads,
 fusion and reconstruction (paper Sec. 3, Fig. 2)."""
 from dataclasses import dataclass, field
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.data import Data
 from torch_geometric.utils import scatter
 
+from pyg_proda.data.homogeneous import SSGView, select_videos
 from pyg_proda.nn import (
     DynamicPrompt,
     SimplePrompt,
     SpatioTemporalEncoder,
     SSGReadout,
     VGPNNConv,
-    edge_pair_index,
     encoder_groups,
     make_norm,
     vgpnn_groups,
 )
+from pyg_proda.utils import edge_pair_index
 
 
 @dataclass
@@ -39,6 +39,10 @@ class ProDAOutput:
     g_u: Tensor  # [B, H] UAP-branch graph vectors
     fusion_gate: Tensor  # [N, 1] delta of Eq. 6
     edge_gates: List[Tensor] = field(default_factory=list)  # per layer [E, 2]
+    # Last VGPNN layer's link states per branch ('s', 'u'): [E, 2, H]
+    # (index 1: message to the destination, to the source).
+    edge_states: Dict[str, Tensor] = field(default_factory=dict)
+    view: Optional[SSGView] = None  # the view the rows above refer to
 
 
 class ClassifierHead(nn.Sequential):
@@ -229,7 +233,7 @@ class ProDA(nn.Module):
         r"""The modules that stage 2 re-initialises and trains."""
         return {'head_t': self.head_t, 'head_m': self.head_m}
 
-    def encode(self, view: Data) -> Tensor:
+    def encode(self, view: SSGView) -> Tensor:
         r"""Embeds and encodes the nodes of :obj:`view` into :math:`F_o`."""
         N = view.x.size(0)
         src, dst = view.edge_index
@@ -247,35 +251,58 @@ class ProDA(nn.Module):
                                 self.relative_time, self.attention_impl)
         return self.encoder(h, view.batch, view.frame, view.track, groups)
 
-    def branch(self, f: Tensor, view: Data, spec: Tensor, prompt: nn.Module,
-               groups, batch_size: int):
-        r"""Runs the shared VGPNN stack guided by one prompt."""
+    def branch(self, f: Tensor, view: SSGView, spec: Tensor,
+               prompt: nn.Module, groups, batch_size: int):
+        r"""Runs the shared VGPNN stack guided by one prompt; returns the
+        node features, the gates of every layer and the last layer's link
+        states."""
         gates = []
+        links = f.new_zeros(0, 2, f.size(-1))
         for conv, norm in zip(self.convs, self.norms):
-            h, gate = conv(prompt(f, spec, view.batch), view.edge_index,
-                           view.edge_attr, view.edge_frame, None,
-                           return_gates=True, groups=groups)
+            h, gate, links = conv(prompt(f, spec, view.batch),
+                                  view.edge_index, view.edge_attr,
+                                  view.edge_frame, None, groups=groups,
+                                  return_links=True)
             f = norm(f + h if self.residual else h, view.batch, view.frame,
                      batch_size)
             gates.append(gate)
-        return f, gates
+        return f, gates, links
 
-    def forward(self, view: Data, sap: Tensor, uap: Tensor) -> ProDAOutput:
+    def forward(self, view: SSGView, sap: Tensor, uap: Tensor,
+                video: Optional[Tensor] = None) -> ProDAOutput:
         r"""Args:
-            view (Data): Homogeneous view of a batch
-                (:func:`pyg_proda.data.to_homogeneous`).
-            sap (Tensor): ``[B, C]`` multi-hot specified-action prompt.
-            uap (Tensor): ``[B, C]`` multi-hot unspecified-action prompt.
+            view (SSGView): Homogeneous view of a batch of :math:`B` videos
+                (:class:`~pyg_proda.data.SSGLoader`).
+            sap (Tensor): ``[M, C]`` multi-hot specified-action prompts.
+            uap (Tensor): ``[M, C]`` multi-hot unspecified-action prompts.
+            video (Tensor, optional): The video of :obj:`view` that each
+                prompt row belongs to ``[M]``. The encoder then runs once
+                per video and the branches once per row, so that several
+                specifications of one video share the encoder pass; every
+                output refers to the rows (:attr:`ProDAOutput.view`).
+                (default: :obj:`None`, one row per video, :math:`M = B`)
+
+        Raises:
+            ValueError: if the number of prompt rows does not match.
         """
-        B = sap.size(0)
+        f_o = self.encode(view)
+        if video is not None:
+            view, node_map = select_videos(view, video)
+            f_o = f_o.index_select(0, node_map)
+        B = view.num_graphs
+        if sap.size(0) != B or uap.size(0) != B:
+            raise ValueError(f"ProDA: {B} videos (rows) but prompts of "
+                             f"{sap.size(0)} and {uap.size(0)} rows")
+        pair = view.edge_pair if 'edge_pair' in view else edge_pair_index(
+            view.edge_index, view.edge_type, view.track)
         # Attention groups are built once and shared by every layer.
         groups = vgpnn_groups(
-            edge_pair_index(view.edge_index, view.edge_type, view.track),
-            view.edge_frame if self.relative_time else None,
+            pair, view.edge_frame if self.relative_time else None,
             self.attention_impl)
-        f_o = self.encode(view)
-        f_s, gates_s = self.branch(f_o, view, sap, self.prompt_s, groups, B)
-        f_u, _ = self.branch(f_o, view, uap, self.prompt_u, groups, B)
+        f_s, gates_s, link_s = self.branch(f_o, view, sap, self.prompt_s,
+                                           groups, B)
+        f_u, _, link_u = self.branch(f_o, view, uap, self.prompt_u, groups,
+                                     B)
 
         delta = torch.sigmoid(self.gate(torch.cat([f_u, f_s], dim=-1)))
         fused = delta * f_u + (1 - delta) * f_s  # [N, H]
@@ -293,4 +320,5 @@ class ProDA(nn.Module):
             a_t=self.head_t(g_t), a_m=self.head_m(g_m),
             frame_weights=weights, frame_mask=mask, f_o=f_o, f_s=f_s,
             f_u=f_u, f_r=f_r, g_s=g_s, g_u=g_u, fusion_gate=delta,
-            edge_gates=gates_s)
+            edge_gates=gates_s, edge_states={'s': link_s, 'u': link_u},
+            view=view)

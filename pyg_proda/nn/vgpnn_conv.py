@@ -120,7 +120,8 @@ class VGPNNConv(MessagePassing):
         - **output:** node features :math:`(|\mathcal{V}|, F_{out})` or
           :math:`((|\mathcal{V}|, F_{out}), (|\mathcal{E}|, 2))` with
           :obj:`return_gates=True` (column 0: gate of the message to the
-          destination, column 1: to the source)
+          destination, column 1: to the source), plus the link states
+          :math:`(|\mathcal{E}|, 2, F_{out})` with :obj:`return_links=True`
 
     Example:
         >>> conv = VGPNNConv(8, 16, edge_dim=3, heads=2)
@@ -208,7 +209,8 @@ class VGPNNConv(MessagePassing):
         edge_pair: Optional[Tensor],
         return_gates: bool = False,
         groups: Optional[AttentionGroups] = None,
-    ) -> Union[Tensor, Tuple[Tensor, Tensor]]:
+        return_links: bool = False,
+    ) -> Union[Tensor, Tuple[Tensor, Tensor], Tuple[Tensor, Tensor, Tensor]]:
         r"""Runs the layer.
 
         Args:
@@ -225,6 +227,10 @@ class VGPNNConv(MessagePassing):
             groups (AttentionGroups, optional): Precomputed
                 :func:`vgpnn_groups` of :obj:`edge_pair`, to keep the pass
                 free of graph breaks. (default: :obj:`None`)
+            return_links (bool, optional): Also return the link states
+                :math:`\mathbf{F}` of every edge ``[E, 2, out_channels]``
+                (index 1 = 0: the message to the destination, 1: to the
+                source), after the gates. (default: :obj:`False`)
 
         Raises:
             ValueError: if neither :obj:`edge_pair` nor :obj:`groups` is
@@ -262,6 +268,9 @@ class VGPNNConv(MessagePassing):
         if self.msg_norm is not None:
             m = self.msg_norm(x, m)
         out = F.gelu(self.lin_update(self.lin_res(x) + m))
+        if return_links:
+            return (out, gate.view(2, num_edges).t(),
+                    link.view(2, num_edges, -1).transpose(0, 1))
         if return_gates:
             return out, gate.view(2, num_edges).t()
         return out
