@@ -3,7 +3,7 @@ r"""Per-box visual features for :class:`~pyg_proda.datasets.ActionGenome`.
 Crops every person and object box of the Action Genome keyframes, runs a
 vision backbone on the crops and writes one vector per box in the layout that
 ``ActionGenome(features=PATH)`` reads (see
-:class:`~pyg_proda.datasets.action_genome.FeatureFile`): the key
+:class:`~pyg_proda.io.FeatureFile`): the key
 ``'<ID>.mp4/<FRAME>.png/<entity>'`` with ``<entity>`` ``person`` or the
 object's class name (``'<class>#k'`` for its ``k``-th repeat in the frame),
 a float16 or float32 vector ``[D]``, in an HDF5 (``.h5``/``.hdf5``) or
@@ -21,15 +21,17 @@ Command line::
         --backbone torchvision:resnet50 --weights /models/resnet50.pth
 """
 import argparse
-import os
 import os.path as osp
 import sys
-import tempfile
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from torch import Tensor
+
+from pyg_proda.io.action_genome import iter_annotated_boxes
+from pyg_proda.io.features import FeatureWriter
+from pyg_proda.io.pickle import load_pickle_dict
 
 #: Normalisation constants of the supported backbone families.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -115,44 +117,6 @@ def build_backbone(name: str, weights: Optional[str] = None,
     return model.eval(), mean, std
 
 
-def _iter_boxes(objects: Dict, persons: Dict, keys: Sequence[str],
-                include_invisible: bool
-                ) -> Iterator[Tuple[str, str, Optional[Tuple[float, ...]],
-                                    Tuple[float, float]]]:
-    # Yields (frame key, entity, xyxy pixel box or None, (width, height)).
-    from pyg_proda.data.vocab import normalize_name
-    for key in keys:
-        entry = persons[key]
-        try:
-            size = (float(entry['bbox_size'][0]), float(entry['bbox_size'][1]))
-        except (KeyError, TypeError, IndexError, ValueError):
-            raise ValueError(f"person_bbox.pkl, frame {key!r}: no valid "
-                             f"'bbox_size' (width, height)") from None
-        bbox = entry.get('bbox')
-        if bbox is not None and len(bbox) > 0:
-            arr = np.asarray(bbox, dtype=np.float64).reshape(-1, 4)
-            if arr.shape[0] > 0:
-                yield key, 'person', tuple(arr[0]), size
-        seen: Dict[str, int] = {}
-        for i, obj in enumerate(objects[key]):
-            if not isinstance(obj, dict) or not isinstance(obj.get('class'), str):
-                raise ValueError(f"object_bbox_and_relationship.pkl, frame "
-                                 f"{key!r}, object {i}: expected a dict with a "
-                                 f"'class' name")
-            name = obj['class']
-            norm = normalize_name(name)
-            occ = seen.get(norm, 0)
-            seen[norm] = occ + 1
-            entity = name + (f'#{occ}' if occ else '')
-            box = obj.get('bbox')
-            visible = bool(obj.get('visible', box is not None))
-            if visible and box is not None:
-                x, y, w, h = (float(v) for v in box)
-                yield key, entity, (x, y, x + w, y + h), size
-            elif include_invisible and not visible:
-                yield key, entity, None, size
-
-
 def _crop(image, box: Tuple[float, ...], size: Tuple[float, float],
           image_size: int) -> np.ndarray:
     from PIL import Image
@@ -168,48 +132,6 @@ def _crop(image, box: Tuple[float, ...], size: Tuple[float, float],
     crop = image.crop((int(x1), int(y1), int(np.ceil(x2)), int(np.ceil(y2))))
     crop = crop.resize((image_size, image_size), Image.BILINEAR)
     return np.asarray(crop, dtype=np.float32) / 255.0  # [S, S, 3]
-
-
-class _Writer:
-    # Writes vectors to a temporary file that is renamed on success.
-    def __init__(self, path: str, dtype: str) -> None:
-        suffix = osp.splitext(path)[1].lower()
-        if suffix not in ('.h5', '.hdf5', '.npz'):
-            raise ValueError(f"Output '{path}' must end in .h5, .hdf5 or .npz")
-        self.path, self.dtype, self.suffix = path, np.dtype(dtype), suffix
-        folder = osp.dirname(osp.abspath(path))
-        os.makedirs(folder, exist_ok=True)
-        fd, self.tmp = tempfile.mkstemp(dir=folder, suffix=suffix)
-        os.close(fd)
-        self.count = 0
-        if suffix == '.npz':
-            self._arrays: Dict[str, np.ndarray] = {}
-            self._h5 = None
-        else:
-            import h5py
-            self._h5 = h5py.File(self.tmp, 'w')
-
-    def write(self, key: str, vec: np.ndarray) -> None:
-        vec = vec.astype(self.dtype)
-        if self._h5 is not None:
-            self._h5.create_dataset(key, data=vec)
-        else:
-            self._arrays[key] = vec
-        self.count += 1
-
-    def commit(self) -> None:
-        if self._h5 is not None:
-            self._h5.close()
-        else:
-            with open(self.tmp, 'wb') as f:
-                np.savez(f, **self._arrays)
-        os.replace(self.tmp, self.path)
-
-    def abort(self) -> None:
-        if self._h5 is not None:
-            self._h5.close()
-        if osp.exists(self.tmp):
-            os.remove(self.tmp)
 
 
 @torch.inference_mode()
@@ -264,7 +186,6 @@ def extract_features(
     """
     from PIL import Image
 
-    from pyg_proda.datasets.action_genome import load_pickle_dict
     objects = load_pickle_dict(osp.join(annotations,
                                         'object_bbox_and_relationship.pkl'))
     persons = load_pickle_dict(osp.join(annotations, 'person_bbox.pkl'))
@@ -274,7 +195,6 @@ def extract_features(
     mean_t = torch.tensor(mean, device=device).view(1, 3, 1, 1)
     std_t = torch.tensor(std, device=device).view(1, 3, 1, 1)
     backbone.eval()
-    writer = _Writer(out, dtype)
     dim: List[int] = []
     pending: List[Tuple[str, np.ndarray]] = []
 
@@ -294,13 +214,13 @@ def extract_features(
             writer.write(key, vec)
         pending.clear()
 
-    try:
+    with FeatureWriter(out, dtype) as writer:
         current, image = None, None
         invisible: List[str] = []
-        for key, entity, box, size in _iter_boxes(objects, persons, keys,
-                                                  include_invisible):
+        for key, name, box, size in iter_annotated_boxes(
+                objects, persons, keys, include_invisible):
             if box is None:
-                invisible.append(f'{key}/{entity}')
+                invisible.append(name)
                 continue
             if key != current:
                 path = osp.join(frames, key)
@@ -310,8 +230,7 @@ def extract_features(
                 with Image.open(path) as img:
                     image = img.convert('RGB')
                 current = key
-            pending.append((f'{key}/{entity}', _crop(image, box, size,
-                                                      image_size)))
+            pending.append((name, _crop(image, box, size, image_size)))
             if len(pending) >= batch_size:
                 flush()
         flush()
@@ -322,10 +241,6 @@ def extract_features(
             zero = np.zeros(dim[0], dtype=np.float32)
             for name in invisible:
                 writer.write(name, zero)
-        writer.commit()
-    except BaseException:
-        writer.abort()
-        raise
     return writer.count
 
 

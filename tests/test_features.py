@@ -8,7 +8,8 @@ import torch
 from PIL import Image
 
 from pyg_proda.data import validate_video_graph
-from pyg_proda.datasets.action_genome import ActionGenome, FeatureFile
+from pyg_proda.datasets import ActionGenome
+from pyg_proda.io import FeatureFile
 from pyg_proda.features import build_backbone, extract_features, main
 
 sys.path.insert(0, osp.join(osp.dirname(__file__), 'datasets'))

@@ -1,9 +1,11 @@
 r"""Common base of the pyg_proda datasets: weights-only loading and atomic
-saving of processed files."""
+saving of processed files, processing counters, frame sub-sampling and the
+dataset's frame count."""
+import hashlib
 import json
 import os
-import tempfile
-from typing import Callable, Dict, Optional, Sequence
+import os.path as osp
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 import torch
 from torch_geometric.data import InMemoryDataset
@@ -14,6 +16,7 @@ from pyg_proda.data.transforms import SampleFrames
 
 # Registers VideoSceneGraph as a safe global for weights-only loading.
 from pyg_proda.data.video_scene_graph import VideoSceneGraph  # noqa: F401
+from pyg_proda.io.atomic import torch_save_atomic, write_json_atomic
 
 
 class SSGInMemoryDataset(InMemoryDataset):
@@ -25,20 +28,7 @@ class SSGInMemoryDataset(InMemoryDataset):
     @classmethod
     def save(cls, data_list: Sequence[BaseData], path: str) -> None:
         data, slices = cls.collate(data_list)
-        folder = os.path.dirname(os.path.abspath(path))
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix='.tmp')
-        os.close(fd)
-        try:
-            # Through a file object, so the temporary name is not recorded
-            # inside the archive (processed files stay byte-reproducible).
-            with open(tmp, 'wb') as f:
-                torch.save((data.to_dict(), slices, data.__class__), f)
-            os.chmod(tmp, 0o644)  # mkstemp creates 0600
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        torch_save_atomic((data.to_dict(), slices, data.__class__), path)
 
     process_stats: Optional[Dict[str, int]] = None
 
@@ -55,6 +45,56 @@ class SSGInMemoryDataset(InMemoryDataset):
         sampler = SampleFrames(num_frames, 'random' if train else 'uniform',
                                seed=seed)
         return sampler if transform is None else Compose([sampler, transform])
+
+    @staticmethod
+    def options_tag(options: Dict[str, Any]) -> str:
+        r"""A short hash of every option that changes the processed graphs,
+        for the processed file names (a change never reuses stale
+        files)."""
+        text = json.dumps(options, sort_keys=True, default=repr)
+        return hashlib.sha1(text.encode()).hexdigest()[:10]
+
+    def missing_raw_files(self, what: str, where: str) -> FileNotFoundError:
+        r"""The error of :meth:`download` for datasets that cannot be
+        fetched: lists the missing raw files and where they go."""
+        missing = [p for p in self.raw_paths if not osp.exists(p)]
+        return FileNotFoundError(
+            f"{what} cannot be downloaded automatically. Missing raw "
+            f"file(s):\n  " + '\n  '.join(missing) + f"\n{where} (see "
+            f"datasets/README.md).")
+
+    def finish(self, graphs: Iterable[BaseData],
+               stats: Dict[str, int]) -> List[BaseData]:
+        r"""Applies :obj:`pre_filter` (counting the removed videos in
+        :obj:`stats`) and :obj:`pre_transform` to freshly built graphs."""
+        out = []
+        for data in graphs:
+            if self.pre_filter is not None and not self.pre_filter(data):
+                stats['videos_removed_by_pre_filter'] = \
+                    stats.get('videos_removed_by_pre_filter', 0) + 1
+                continue
+            if self.pre_transform is not None:
+                data = self.pre_transform(data)
+            out.append(data)
+        return out
+
+    def save_stats(self, stats: Dict[str, int]) -> None:
+        r"""Keeps the processing counters in :attr:`process_stats` and next
+        to the processed files."""
+        self.process_stats = dict(stats)
+        write_json_atomic(self.process_stats, self.stats_path)
+
+    @property
+    def max_frames(self) -> int:
+        r"""The most frames a sample of this dataset can have: the longest
+        stored video, capped by the frame sub-sampling transform (the one
+        place models read their ``max_frames`` from)."""
+        num_frames = self._data.num_frames
+        longest = int(torch.as_tensor(num_frames).max()) if len(self) else 0
+        for t in _transforms(self.transform):
+            if isinstance(t, SampleFrames):
+                longest = min(longest, t.num_frames)
+        return max(longest, 1)
 
     @property
     def stats_path(self) -> str:
@@ -76,3 +116,11 @@ class SSGInMemoryDataset(InMemoryDataset):
                                f"delete it to reprocess")
         data, self.slices, data_cls = out
         self.data = data_cls.from_dict(data)
+
+
+def _transforms(transform: Optional[Callable]) -> List[Callable]:
+    if transform is None:
+        return []
+    if isinstance(transform, Compose):
+        return [t for sub in transform.transforms for t in _transforms(sub)]
+    return [transform]

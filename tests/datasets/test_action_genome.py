@@ -20,7 +20,8 @@ from torch_geometric.nn import HeteroConv, SAGEConv, global_mean_pool
 
 from pyg_proda.data import validate_video_graph
 from pyg_proda.data.vocab import AG_OBJECT_CLASSES
-from pyg_proda.datasets.action_genome import ActionGenome, load_pickle_dict
+from pyg_proda.datasets import ActionGenome
+from pyg_proda.io import load_pickle_dict
 
 ATT = ('person', 'attention', 'object')
 SPA = ('object', 'spatial', 'person')

@@ -4,7 +4,7 @@ import pytest
 import torch
 from dataset_fixtures import TRAIN_ROWS, write_charades, write_csv
 
-from pyg_proda.datasets.charades import (
+from pyg_proda.io.charades import (
     SCENARIO_SCENES,
     SCENE_NAMES,
     canonical_scene,

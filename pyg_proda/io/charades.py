@@ -9,6 +9,7 @@ intervals with ``start > end``; a class repeated in several intervals).
 """
 import csv
 import os
+import os.path as osp
 import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Set, Tuple
@@ -253,3 +254,35 @@ def split_videos(videos: Sequence[CharadesVideo], split: str,
     r"""Selects the videos of :obj:`split` from the pooled rows of both
     Charades CSVs under a domain-shift :obj:`scenario`."""
     return [v for v in videos if scenario_split(v.scene, scenario) == split]
+
+
+def read_charades_splits(raw_dir: str, splits: Sequence[str] = ('train',
+                                                              'test'),
+                         scenario: Optional[int] = None
+                         ) -> Tuple[List[str], Dict[str, Tuple[str,
+                                                               CharadesVideo]]]:
+    r"""Reads ``Charades_v1_classes.txt`` and the CSV of every split of
+    :obj:`raw_dir`.
+
+    Returns:
+        The class descriptions and, for every video id, ``(split, row)``;
+        with a domain-shift :obj:`scenario` the rows of all CSVs are pooled
+        and re-split by scene (:func:`scenario_split`).
+
+    Raises:
+        ValueError: naming the CSV of a video listed in two splits (and
+            every error of :func:`read_charades_csv`).
+    """
+    class_names = read_charades_classes(
+        osp.join(raw_dir, 'Charades_v1_classes.txt'))
+    videos: Dict[str, Tuple[str, CharadesVideo]] = {}
+    for s in splits:
+        path = osp.join(raw_dir, f'Charades_v1_{s}.csv')
+        for v in read_charades_csv(path, len(class_names)):
+            if v.id in videos:
+                raise ValueError(f"'{path}': video '{v.id}' is also in "
+                                 f"the {videos[v.id][0]} CSV")
+            split = s if scenario is None else scenario_split(v.scene,
+                                                              scenario)
+            videos[v.id] = (split, v)
+    return class_names, videos
