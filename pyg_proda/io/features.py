@@ -39,10 +39,7 @@ class FeatureFile:
         FileNotFoundError: if the file does not exist.
         ValueError: if the file has another suffix or cannot be opened.
 
-    Example:
-        >>> store = FeatureFile('feats.h5')
-        >>> store.get('001YG.mp4/000089.png/cup/glass/bottle').shape
-        (512,)
+    (See :class:`FeatureWriter` for a round trip.)
     """
     def __init__(self, path: str) -> None:
         self.path = path

@@ -1,5 +1,5 @@
 r"""Charades video-level mean average precision (mAP)."""
-from typing import Any, Tuple
+from typing import Any, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -163,6 +163,11 @@ class CharadesMAP(Metric):
     :func:`charades_map`, for use in Lightning loops. :meth:`compute`
     returns the mAP (fraction).
 
+    Under data-parallel evaluation a distributed sampler pads the last
+    batches with repeated videos; pass every row's video :obj:`index` to
+    :meth:`update` and each video enters the mAP exactly once (its first
+    row after the processes' rows are gathered).
+
     Args:
         mode (str, optional): :obj:`"default"` or :obj:`"official"`.
             (default: :obj:`"default"`)
@@ -176,6 +181,9 @@ class CharadesMAP(Metric):
         >>> metric.update(torch.tensor([[0.4, 0.8]]), torch.tensor([[0, 1]]))
         >>> float(metric.compute())
         1.0
+
+    Raises:
+        ValueError: if some updates pass :obj:`index` and others do not.
     """
     is_differentiable = False
     higher_is_better = True
@@ -190,13 +198,30 @@ class CharadesMAP(Metric):
         self.skip_labelless = skip_labelless
         self.add_state('scores', default=[], dist_reduce_fx='cat')
         self.add_state('labels', default=[], dist_reduce_fx='cat')
+        self.add_state('index', default=[], dist_reduce_fx='cat')
 
-    def update(self, scores: Tensor, labels: Tensor) -> None:
+    def update(self, scores: Tensor, labels: Tensor,
+               index: Optional[Tensor] = None) -> None:
+        r"""Adds rows ``[n, C]``; :obj:`index` ``[n]`` names their videos."""
         _check(scores, labels, 'CharadesMAP')
+        if len(self.scores) and (index is None) == bool(len(self.index)):
+            raise ValueError('CharadesMAP: pass `index` to every update or '
+                             'to none')
         self.scores.append(scores.detach())
         self.labels.append(labels.detach())
+        if index is not None:
+            self.index.append(index.detach().view(-1).long())
 
     def compute(self) -> Tensor:
-        return charades_map(dim_zero_cat(self.scores),
-                            dim_zero_cat(self.labels), self.mode,
+        scores = dim_zero_cat(self.scores)
+        labels = dim_zero_cat(self.labels)
+        if isinstance(self.index, Tensor) or len(self.index):
+            # Keep the first row of every video.
+            index = dim_zero_cat(self.index)
+            uniq, inverse = torch.unique(index, return_inverse=True)
+            rows = torch.arange(index.numel(), device=index.device)
+            first = torch.full_like(uniq, index.numel()).scatter_reduce(
+                0, inverse, rows, reduce='amin')
+            scores, labels = scores[first], labels[first]
+        return charades_map(scores, labels, self.mode,
                             self.skip_labelless)[0]

@@ -4,6 +4,8 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 from torch_geometric.utils import scatter
 
+from pyg_proda.utils import frame_group
+
 
 class BagOfFrames(nn.Module):
     r"""Classifies a video from an orderless bag of its frames.
@@ -52,8 +54,8 @@ class BagOfFrames(nn.Module):
         h = h + self.cls_emb(view.cls) + self.type_emb(view.node_type)
         src, dst = view.edge_index
         e = self.edge(torch.cat([h[src], h[dst], view.edge_attr], dim=-1))
-        node_group = view.batch * max_frames + view.frame
-        edge_group = view.batch[src] * max_frames + view.edge_frame
+        node_group = frame_group(view.batch, view.frame, max_frames)
+        edge_group = frame_group(view.batch[src], view.edge_frame, max_frames)
         G = B * max_frames
         f = torch.cat([
             scatter(h, node_group, 0, G, 'mean'),

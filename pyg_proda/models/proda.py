@@ -108,8 +108,11 @@ class ProDA(nn.Module):
             the same function. (default: :obj:`'sdpa'`)
         detach_probe (bool): Read :math:`a_m` from detached encoder
             features, so that it is a probe of :math:`F_o` that never
-            shapes the encoder. :obj:`False` trains the encoder through
-            :math:`a_m` (the "encoder only" ablation). (default: :obj:`True`)
+            shapes the encoder (the "a_m probe" variant). The default trains
+            the encoder through :math:`a_m` as well, like the auxiliary
+            heads on the trunk of the authors' code: the encoder then learns
+            from the first step, not only through the branches.
+            (default: :obj:`False`)
         residual (bool): Identity skip around every VGPNN layer,
             :math:`F \leftarrow \mathrm{Norm}(F + \mathrm{VGPNN}(
             \mathrm{Prompt}(F)))`, so that each branch starts from
@@ -124,17 +127,20 @@ class ProDA(nn.Module):
             head and offset, and half the heads start looking back, half
             forward. :obj:`False` is the paper's formulation.
             (default: :obj:`True`)
+        sync_norm (bool): Synchronise :class:`~pyg_proda.nn.VGNorm`'s
+            training mean over the processes of a distributed run
+            (:class:`~pyg_proda.training.ProDAModule` turns it on under
+            DDP). (default: :obj:`False`)
 
     Example:
-        >>> from torch_geometric.loader import DataLoader
-        >>> from pyg_proda.data import to_homogeneous
+        >>> from pyg_proda.data import SSGLoader, unspecified_prompt
         >>> from pyg_proda.datasets import SyntheticSSG
         >>> ds = SyntheticSSG('/tmp/ssg', num_videos=8)
-        >>> view = to_homogeneous(next(iter(DataLoader(ds, batch_size=4))))
-        >>> model = ProDA(ds[0]["person"].x.size(1), ds.num_classes, 26,
-        ...               hidden_channels=32, heads=2)
-        >>> spec = torch.zeros(4, ds.num_classes)
-        >>> out = model(view, spec, 1 - spec)
+        >>> view = next(iter(SSGLoader(ds, batch_size=4)))
+        >>> model = ProDA(view.x.size(1), ds.num_classes,
+        ...               view.edge_attr.size(1), hidden_channels=32, heads=2)
+        >>> sap = torch.zeros(4, ds.num_classes)
+        >>> out = model(view, sap, unspecified_prompt(sap))
         >>> out.a_t.shape == (4, ds.num_classes)
         True
     """
@@ -155,11 +161,15 @@ class ProDA(nn.Module):
         prompt: str = 'dynamic',
         norm: str = 'vgnorm',
         attention_impl: str = 'sdpa',
-        detach_probe: bool = True,
+        detach_probe: bool = False,
         residual: bool = True,
         relative_time: bool = True,
+        sync_norm: bool = False,
     ):
         super().__init__()
+        #: The constructor arguments, to rebuild the model from a checkpoint.
+        self.config = {k: v for k, v in locals().items()
+                       if k not in ('self', '__class__')}
         self.relative_time = relative_time
         self.attention_impl = attention_impl
         rel = max_frames - 1 if relative_time else 0
@@ -208,7 +218,8 @@ class ProDA(nn.Module):
             for _ in range(num_layers)
         ])
         self.norms = nn.ModuleList(
-            [make_norm(norm, H, max_frames) for _ in range(num_layers)])
+            [make_norm(norm, H, max_frames, sync=sync_norm)
+             for _ in range(num_layers)])
 
         self.readout_s = SSGReadout(H, dropout, max_frames)
         self.readout_u = SSGReadout(H, dropout, max_frames)
@@ -228,6 +239,14 @@ class ProDA(nn.Module):
             nn.Dropout(dropout), nn.Linear(H, H), nn.GELU(),
             nn.Dropout(dropout), nn.Linear(H, H), nn.GELU(),
             nn.Dropout(dropout), nn.Linear(H, H), nn.LayerNorm(H), nn.GELU())
+
+    def set_sync_norm(self, sync: bool) -> None:
+        r"""Turns the cross-process statistics of the VGNorm layers on or
+        off (see :obj:`sync_norm`)."""
+        self.config['sync_norm'] = sync
+        for norm in self.norms:
+            if hasattr(norm, 'sync'):
+                norm.sync = sync
 
     def classifier_heads(self) -> Dict[str, nn.Module]:
         r"""The modules that stage 2 re-initialises and trains."""
@@ -312,7 +331,7 @@ class ProDA(nn.Module):
         g_s, weights['s'], mask = self.readout_s(f_s, view.batch, view.frame, B)
         g_u, weights['u'], _ = self.readout_u(f_u, view.batch, view.frame, B)
         g_t, weights['t'], _ = self.readout_t(fused, view.batch, view.frame, B)
-        # a_m is a probe: it reads the encoder features without shaping them.
+        # As a probe, a_m reads the encoder features without shaping them.
         f_m = f_o.detach() if self.detach_probe else f_o
         g_m, weights['m'], _ = self.readout_m(f_m, view.batch, view.frame, B)
         return ProDAOutput(

@@ -7,7 +7,10 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.utils import scatter
 
-TERMS = ('cls_s', 'cls_u', 'cls_t', 'dis', 'rec')
+#: Every term :class:`ProDALoss` knows; the paper's Eq. 8 are all but
+#: ``cls_m`` (the :math:`a_m` classifier on the encoder features).
+TERMS = ('cls_s', 'cls_u', 'cls_t', 'cls_m', 'dis', 'rec')
+PAPER_TERMS = ('cls_s', 'cls_u', 'cls_t', 'dis', 'rec')
 
 
 def _per_video(x: Tensor, batch: Optional[Tensor],
@@ -32,6 +35,52 @@ def _check_pair(a: Tensor, b: Tensor, name: str):
     if a.dim() != 2:
         raise ValueError(f"{name}: expected features [N, D] "
                          f"(got {tuple(a.shape)})")
+
+
+def video_correlation(f_u: Tensor, f_s: Tensor,
+                      batch: Optional[Tensor] = None,
+                      batch_size: Optional[int] = None,
+                      eps: float = 1e-8) -> Tuple[Tensor, Tensor]:
+    r"""Pearson correlation :math:`\rho_b` of the two branches' features of
+    every video, flattened over its nodes and channels (the statistic of
+    :func:`decorrelation_loss`).
+
+    Returns:
+        (Tensor, Tensor): :math:`\rho` ``[B]`` and the number of elements
+        of every video ``[B]`` (0 for videos without nodes).
+    """
+    _check_pair(f_u, f_s, 'decorrelation_loss')
+    batch, batch_size, nodes = _per_video(f_u, batch, batch_size)
+    count = nodes * f_u.size(1)  # elements per video [B]
+    denom = count.clamp(min=1)
+
+    mean_u = scatter(f_u.sum(dim=1), batch, 0, batch_size, 'sum') / denom
+    mean_s = scatter(f_s.sum(dim=1), batch, 0, batch_size, 'sum') / denom
+    x_u = f_u - mean_u[batch].unsqueeze(-1)  # [N, D]
+    x_s = f_s - mean_s[batch].unsqueeze(-1)
+    cov = scatter((x_u * x_s).sum(dim=1), batch, 0, batch_size, 'sum')
+    var_u = scatter(x_u.pow(2).sum(dim=1), batch, 0, batch_size, 'sum')
+    var_s = scatter(x_s.pow(2).sum(dim=1), batch, 0, batch_size, 'sum')
+    # The 1/n normalisations cancel in the ratio; clamping before the square
+    # root keeps the gradient finite for constant features.
+    rho = cov / (var_u * var_s).clamp(min=eps * eps).sqrt()  # [B]
+    return rho, count
+
+
+def video_mse(f_o: Tensor, f_r: Tensor, batch: Optional[Tensor] = None,
+              batch_size: Optional[int] = None) -> Tuple[Tensor, Tensor]:
+    r"""Mean squared error of every video over its nodes and channels (the
+    statistic of :func:`reconstruction_loss`).
+
+    Returns:
+        (Tensor, Tensor): the MSE ``[B]`` and the number of elements of
+        every video ``[B]``.
+    """
+    _check_pair(f_o, f_r, 'reconstruction_loss')
+    batch, batch_size, nodes = _per_video(f_o, batch, batch_size)
+    count = nodes * f_o.size(1)
+    sq = scatter((f_o - f_r).pow(2).sum(dim=1), batch, 0, batch_size, 'sum')
+    return sq / count.clamp(min=1), count
 
 
 def decorrelation_loss(f_u: Tensor, f_s: Tensor,
@@ -78,23 +127,8 @@ def decorrelation_loss(f_u: Tensor, f_s: Tensor,
         ValueError: If the feature shapes differ or :obj:`batch` does not
             match them.
     """
-    _check_pair(f_u, f_s, 'decorrelation_loss')
-    batch, batch_size, nodes = _per_video(f_u, batch, batch_size)
-    count = nodes * f_u.size(1)  # elements per video [B]
-    denom = count.clamp(min=1)
-
-    mean_u = scatter(f_u.sum(dim=1), batch, 0, batch_size, 'sum') / denom
-    mean_s = scatter(f_s.sum(dim=1), batch, 0, batch_size, 'sum') / denom
-    x_u = f_u - mean_u[batch].unsqueeze(-1)  # [N, D]
-    x_s = f_s - mean_s[batch].unsqueeze(-1)
-    cov = scatter((x_u * x_s).sum(dim=1), batch, 0, batch_size, 'sum')
-    var_u = scatter(x_u.pow(2).sum(dim=1), batch, 0, batch_size, 'sum')
-    var_s = scatter(x_s.pow(2).sum(dim=1), batch, 0, batch_size, 'sum')
-    # The 1/n normalisations cancel in the ratio; clamping before the square
-    # root keeps the gradient finite for constant features.
-    rho = cov / (var_u * var_s).clamp(min=eps * eps).sqrt()  # [B]
-    loss = F.relu(rho.abs() - margin)
-    return _mean_over_present(loss, count)
+    rho, count = video_correlation(f_u, f_s, batch, batch_size, eps)
+    return _mean_over_present(F.relu(rho.abs() - margin), count)
 
 
 def reconstruction_loss(f_o: Tensor, f_r: Tensor,
@@ -135,11 +169,7 @@ def reconstruction_loss(f_o: Tensor, f_r: Tensor,
         ValueError: If the feature shapes differ or :obj:`batch` does not
             match them.
     """
-    _check_pair(f_o, f_r, 'reconstruction_loss')
-    batch, batch_size, nodes = _per_video(f_o, batch, batch_size)
-    count = nodes * f_o.size(1)
-    sq = scatter((f_o - f_r).pow(2).sum(dim=1), batch, 0, batch_size, 'sum')
-    mse = sq / count.clamp(min=1)  # [B]
+    mse, count = video_mse(f_o, f_r, batch, batch_size)
     return _mean_over_present(F.relu(mse - margin), count)
 
 
@@ -217,7 +247,8 @@ Margin = Union[float, MarginSchedule]
 
 
 class ProDALoss(torch.nn.Module):
-    r"""The ProDA training objective (Eq. 8 of the paper).
+    r"""The ProDA training objective (Eq. 8 of the paper), plus the
+    optional :math:`a_m` classification term.
 
     .. math::
         \mathcal{L} = \lambda_s \mathcal{L}_{cls}(\mathbf{a}_s,
@@ -225,15 +256,23 @@ class ProDALoss(torch.nn.Module):
         \mathbf{y}_u) + \lambda_t \mathcal{L}_{cls}(\mathbf{a}_t,
         \mathbf{y}) + \lambda_{dis} \mathcal{L}_{dis} +
         \lambda_{rec} \mathcal{L}_{rec}
+        \; \big[+ \lambda_m \mathcal{L}_{cls}(\mathbf{a}_m, \mathbf{y})\big]
 
     where :math:`\mathcal{L}_{cls}` is the binary cross-entropy with logits
     (mean over elements), :math:`\mathbf{a}_s, \mathbf{a}_u` have
     :math:`C + 1` outputs (the last one is "no action") and
-    :math:`\mathbf{a}_t` has :math:`C`. The two AD terms are
+    :math:`\mathbf{a}_t, \mathbf{a}_m` have :math:`C`. The two AD terms are
     :func:`decorrelation_loss` and :func:`reconstruction_loss`. Every term
     can be switched off through :obj:`terms`. The authors' adaptive weight
     of the private (unspecified) term and their auxiliary relation/object
     losses are not part of this module.
+
+    After every call, :attr:`stats` holds detached statistics of the AD
+    terms, to tell whether their margins leave them active: ``dis_rho``
+    (mean :math:`|\rho_b|` over the videos), ``dis_active`` (share of the
+    videos with :math:`|\rho_b| > m_1`, i.e. a non-zero gradient),
+    ``dis_margin``, and likewise ``rec_mse``, ``rec_active``,
+    ``rec_margin``.
 
     Args:
         lambda_s (float, optional): Weight of the specified-branch
@@ -251,8 +290,9 @@ class ProDALoss(torch.nn.Module):
         margin_rec (float or MarginSchedule, optional): The margin
             :math:`m_2`. (default: :obj:`MarginSchedule()`)
         terms (Sequence[str], optional): The terms to compute, any of
-            :obj:`"cls_s"`, :obj:`"cls_u"`, :obj:`"cls_t"`, :obj:`"dis"`,
-            :obj:`"rec"`. (default: all)
+            :data:`TERMS`. (default: the paper's five, :data:`PAPER_TERMS`)
+        lambda_m (float, optional): Weight of the :math:`a_m` term.
+            (default: :obj:`1.0`)
 
     Example:
         >>> loss_fn = ProDALoss(terms=('cls_s', 'cls_u', 'cls_t', 'dis'),
@@ -263,6 +303,8 @@ class ProDALoss(torch.nn.Module):
         ...               f_s=torch.randn(2, 8), f_u=torch.randn(2, 8))
         >>> sorted(out)
         ['cls_s', 'cls_t', 'cls_u', 'dis', 'loss']
+        >>> sorted(loss_fn.stats)
+        ['dis_active', 'dis_margin', 'dis_rho']
 
     Raises:
         ValueError: On an unknown term, or (in :meth:`forward`) when an
@@ -272,7 +314,8 @@ class ProDALoss(torch.nn.Module):
                  lambda_t: float = 1.0, lambda_dis: float = 1.0,
                  lambda_rec: float = 1.0, margin_dis: Optional[Margin] = None,
                  margin_rec: Optional[Margin] = None,
-                 terms: Sequence[str] = TERMS):
+                 terms: Sequence[str] = PAPER_TERMS,
+                 lambda_m: float = 1.0):
         super().__init__()
         for term in terms:
             if term not in TERMS:
@@ -285,6 +328,7 @@ class ProDALoss(torch.nn.Module):
             'cls_s': lambda_s,
             'cls_u': lambda_u,
             'cls_t': lambda_t,
+            'cls_m': lambda_m,
             'dis': lambda_dis,
             'rec': lambda_rec,
         }
@@ -292,6 +336,7 @@ class ProDALoss(torch.nn.Module):
             else margin_dis
         self.margin_rec = MarginSchedule() if margin_rec is None \
             else margin_rec
+        self.stats: Dict[str, Tensor] = {}
 
     @staticmethod
     def _margin(margin: Margin, epoch: Optional[int]) -> float:
@@ -301,6 +346,21 @@ class ProDALoss(torch.nn.Module):
                                  "linear margin schedule")
             return margin(epoch if epoch is not None else 0)
         return float(margin)
+
+    def _hinge(self, name: str, value: Tensor, count: Tensor,
+               margin: float) -> Tensor:
+        # Mean hinge over the videos with nodes, and its statistics.
+        present = count > 0
+        value = value.abs() if name == 'dis' else value
+        key = 'rho' if name == 'dis' else 'mse'
+        with torch.no_grad():
+            v = value[present]
+            self.stats[f'{name}_{key}'] = v.mean() if v.numel() else \
+                value.new_zeros(())
+            self.stats[f'{name}_active'] = (v > margin).float().mean() \
+                if v.numel() else value.new_zeros(())
+            self.stats[f'{name}_margin'] = value.new_tensor(margin)
+        return _mean_over_present(F.relu(value - margin), count)
 
     def forward(
         self,
@@ -317,6 +377,7 @@ class ProDALoss(torch.nn.Module):
         batch: Optional[Tensor] = None,
         batch_size: Optional[int] = None,
         epoch: Optional[int] = None,
+        a_m: Optional[Tensor] = None,
     ) -> Dict[str, Tensor]:
         r"""Computes the active terms.
 
@@ -326,7 +387,8 @@ class ProDALoss(torch.nn.Module):
             y_s, y_u (torch.Tensor, optional): Their targets
                 ``[B, C + 1]``.
             a_t (torch.Tensor, optional): Fused logits ``[B, C]``.
-            y (torch.Tensor, optional): Video labels ``[B, C]``.
+            y (torch.Tensor, optional): Video labels ``[B, C]``, the target
+                of :obj:`a_t` and :obj:`a_m`.
             f_s, f_u (torch.Tensor, optional): Specified / unspecified
                 features ``[N, D]`` for :obj:`"dis"`.
             f_o, f_r (torch.Tensor, optional): Original and reconstructed
@@ -336,6 +398,8 @@ class ProDALoss(torch.nn.Module):
             batch_size (int, optional): Number of videos.
             epoch (int, optional): Current epoch (from 1), for margin
                 schedules.
+            a_m (torch.Tensor, optional): Logits of the classifier on the
+                encoder features ``[B, C]``.
 
         Returns:
             A dictionary with the unweighted value of every active term
@@ -345,23 +409,26 @@ class ProDALoss(torch.nn.Module):
             'cls_s': (a_s, y_s),
             'cls_u': (a_u, y_u),
             'cls_t': (a_t, y),
+            'cls_m': (a_m, y),
             'dis': (f_u, f_s),
             'rec': (f_o, f_r),
         }
         out: Dict[str, Tensor] = {}
+        self.stats = {}
         for term in self.terms:
             first, second = inputs[term]
             if first is None or second is None:
                 raise ValueError(f"ProDALoss: term '{term}' is active but "
                                  f"its inputs are missing")
             if term == 'dis':
-                out[term] = decorrelation_loss(
-                    first, second, batch,
-                    self._margin(self.margin_dis, epoch), batch_size)
+                margin = self._margin(self.margin_dis, epoch)
+                rho, count = video_correlation(first, second, batch,
+                                               batch_size)
+                out[term] = self._hinge('dis', rho, count, margin)
             elif term == 'rec':
-                out[term] = reconstruction_loss(
-                    first, second, batch,
-                    self._margin(self.margin_rec, epoch), batch_size)
+                margin = self._margin(self.margin_rec, epoch)
+                mse, count = video_mse(first, second, batch, batch_size)
+                out[term] = self._hinge('rec', mse, count, margin)
             else:
                 out[term] = F.binary_cross_entropy_with_logits(
                     first, second.to(first.dtype))

@@ -7,6 +7,8 @@ from torch import Tensor
 from torch.nn import GELU, Dropout, LayerNorm, Linear, Module, Sequential
 from torch_geometric.utils import scatter
 
+from pyg_proda.utils import frame_group
+
 
 def gate_mlp(channels: int, dropout: float) -> Sequential:
     r"""The score MLP of the authors' readout: ``C -> C/2 -> C/4 -> 1``
@@ -134,7 +136,7 @@ class SSGReadout(Module):
         if batch_size is None:
             batch_size = int(batch.max()) + 1 if batch.numel() > 0 else 1
         B = batch_size
-        group = batch * T + frame  # [N]
+        group = frame_group(batch, frame, T)  # [N]
         alpha = torch.sigmoid(self.node_gate(x))  # [N, 1]
         pooled = scatter(alpha * x, group, 0, dim_size=B * T, reduce='sum')
         count = scatter(x.new_ones(x.size(0)), group, 0, dim_size=B * T,

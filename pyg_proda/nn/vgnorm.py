@@ -8,6 +8,20 @@ from torch.nn import LayerNorm, Module, Parameter
 from torch_geometric.nn.norm import BatchNorm, GraphNorm
 from torch_geometric.utils import scatter
 
+from pyg_proda.utils import frame_group
+
+
+def _distributed() -> bool:
+    return (torch.distributed.is_available()
+            and torch.distributed.is_initialized()
+            and torch.distributed.get_world_size() > 1)
+
+
+def all_reduce(t: Tensor) -> Tensor:
+    r"""Differentiable sum over the processes of the default group."""
+    from torch.distributed.nn.functional import all_reduce as _all_reduce
+    return _all_reduce(t)
+
 
 def _num_graphs(batch: Tensor, batch_size: Optional[int]) -> int:
     if batch_size is not None:
@@ -48,6 +62,13 @@ class VGNorm(Module):
         detach_mean (bool, optional): If :obj:`True`, no gradient flows
             through the batch mean (as the authors' multi-GPU code).
             (default: :obj:`False`)
+        sync (bool, optional): Under :mod:`torch.distributed`, compute the
+            training mean :math:`\mu_f` over the nodes of **all**
+            processes (their sums and counts are all-reduced, so each rank
+            weighs by its number of nodes), as one process would on the
+            whole batch; the all-reduce is differentiable. Without an
+            initialised process group it has no effect. :obj:`False` keeps
+            each process's own mean. (default: :obj:`False`)
 
     Example:
         >>> norm = VGNorm(8, max_frames=4)
@@ -59,8 +80,9 @@ class VGNorm(Module):
     """
     def __init__(self, channels: int, max_frames: int = 16,
                  momentum: float = 0.1, eps: float = 1e-5,
-                 detach_mean: bool = False):
+                 detach_mean: bool = False, sync: bool = False):
         super().__init__()
+        self.sync = sync
         self.channels = channels
         self.max_frames = max_frames
         self.momentum = momentum
@@ -106,6 +128,9 @@ class VGNorm(Module):
             count_f = scatter(ones, frame, 0, dim_size=T, reduce='sum')
             sum_f = scatter(x.sum(dim=-1), frame, 0, dim_size=T,
                             reduce='sum')
+            if self.sync and _distributed():
+                stats = all_reduce(torch.cat([sum_f, count_f]))  # [2T]
+                sum_f, count_f = stats[:T], stats[T:]
             mean = sum_f / (count_f * D).clamp(min=1)  # [T]
             if self.detach_mean:
                 mean = mean.detach()
@@ -119,7 +144,7 @@ class VGNorm(Module):
             mean = self.running_mean.to(x.dtype)
 
         x_hat = x - (self.mean_scale * mean).index_select(0, frame).view(-1, 1)
-        group = batch * T + frame
+        group = frame_group(batch, frame, T)
         count_g = scatter(ones, group, 0, dim_size=B * T, reduce='sum')
         sq_g = scatter(x_hat.pow(2).sum(dim=-1), group, 0, dim_size=B * T,
                        reduce='sum')
@@ -160,7 +185,7 @@ class _NormWrapper(Module):
         if self.kind == 'graph':
             # One GraphNorm group per (graph, frame).
             B = _num_graphs(batch, batch_size)
-            return self.module(x, batch * self.max_frames + frame,
+            return self.module(x, frame_group(batch, frame, self.max_frames),
                                batch_size=B * self.max_frames)
         if self.module is None:
             return x
@@ -173,7 +198,8 @@ class _NormWrapper(Module):
 NORMS = ('vgnorm', 'layer', 'batch', 'graph', 'none')
 
 
-def make_norm(name: str, channels: int, max_frames: int = 16) -> Module:
+def make_norm(name: str, channels: int, max_frames: int = 16,
+              sync: bool = False) -> Module:
     r"""Builds the node normalisation :obj:`name`, always callable as
     ``norm(x, batch, frame, batch_size=None)``:
 
@@ -188,6 +214,8 @@ def make_norm(name: str, channels: int, max_frames: int = 16) -> Module:
         name (str): One of the names above (case-insensitive).
         channels (int): Feature size.
         max_frames (int, optional): Frames per video. (default: :obj:`16`)
+        sync (bool, optional): :class:`VGNorm`'s :obj:`sync` (the other
+            norms keep per-process statistics). (default: :obj:`False`)
 
     Raises:
         ValueError: for an unknown name.
@@ -203,5 +231,5 @@ def make_norm(name: str, channels: int, max_frames: int = 16) -> Module:
         raise ValueError(f"make_norm: unknown norm '{name}' (expected one "
                          f"of {list(NORMS)})")
     if key == 'vgnorm':
-        return VGNorm(channels, max_frames=max_frames)
+        return VGNorm(channels, max_frames=max_frames, sync=sync)
     return _NormWrapper(key, channels, max_frames)
