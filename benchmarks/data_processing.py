@@ -17,7 +17,6 @@ This is a benchmark, not a test: the target is under 2 minutes and under
 4 GB peak RSS on 2 CPU cores.
 """
 import argparse
-import csv
 import json
 import os
 import os.path as osp
@@ -31,10 +30,16 @@ import time
 
 import numpy as np
 
-from pyg_proda.data.vocab import AG_OBJECT_FILE_LINES, AG_RELATION_FILE_LINES
+from pyg_proda.data.vocab import AG_OBJECT_FILE_LINES
+from pyg_proda.testing.fixtures import (
+    ag_object,
+    charades_row,
+    write_ag_annotations,
+    write_charades_classes,
+    write_charades_csv,
+)
 
 OBJECT_FILE = AG_OBJECT_FILE_LINES
-RELATION_FILE = AG_RELATION_FILE_LINES
 SCENES = ['Kitchen', 'Bedroom', 'Living room', 'Bathroom', 'Hallway', 'Stairs',
           'Garage', 'Pantry', 'Dining room', 'Entryway', 'Laundry room',
           'Closet / Walk-in closet / Spear closet',
@@ -56,13 +61,10 @@ def generate(root: str, num_videos: int, frames_per_video: float,
              seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
     raw = osp.join(root, 'raw')
-    ann = osp.join(raw, 'annotations')
-    os.makedirs(ann, exist_ok=True)
+    os.makedirs(raw, exist_ok=True)
     objects_names = [SLASH.get(n.strip(), n.strip()) for n in OBJECT_FILE[1:]]
     ids = [f'{i:05X}' for i in range(num_videos)]
     is_test = rng.random(num_videos) < 0.19
-    header = ['id', 'subject', 'scene', 'quality', 'relevance', 'verified',
-              'script', 'objects', 'descriptions', 'actions', 'length']
     rows = {'train': [], 'test': []}
     for i, vid in enumerate(ids):
         length = float(rng.uniform(5, 60))
@@ -71,22 +73,16 @@ def generate(root: str, num_videos: int, frames_per_video: float,
             s = float(rng.uniform(0, length))
             acts.append(f'c{int(rng.integers(0, 157)):03d} {s:.2f} '
                         f'{s + float(rng.uniform(1, 15)):.2f}')
-        rows['test' if is_test[i] else 'train'].append(
-            [vid, 'S0A1', SCENES[int(rng.integers(0, 16))], '6', '', 'Yes',
-             'A person opens a door, then sits.', 'door;chair',
-             'Someone says "hi"', ';'.join(acts), f'{length:.2f}'])
+        rows['test' if is_test[i] else 'train'].append(charades_row(
+            vid, SCENES[int(rng.integers(0, 16))], ';'.join(acts),
+            f'{length:.2f}', relevance='',
+            script='A person opens a door, then sits.', objects='door;chair',
+            descriptions='Someone says "hi"'))
     for split, body in rows.items():
-        with open(osp.join(raw, f'Charades_v1_{split}.csv'), 'w',
-                  newline='') as f:
-            writer = csv.writer(f, lineterminator='\r\n')
-            writer.writerow(header)
-            writer.writerows(body)
-    with open(osp.join(raw, 'Charades_v1_classes.txt'), 'w') as f:
-        f.write('\n'.join(f'c{i:03d} Class {i}' for i in range(157)))
-    with open(osp.join(ann, 'object_classes.txt'), 'w') as f:
-        f.write('\n'.join(OBJECT_FILE))
-    with open(osp.join(ann, 'relationship_classes.txt'), 'w') as f:
-        f.write('\n'.join(RELATION_FILE))
+        write_charades_csv(osp.join(raw, f'Charades_v1_{split}.csv'), body)
+    write_charades_classes(osp.join(raw, 'Charades_v1_classes.txt'),
+                           [f'c{i:03d} Class {i}' for i in range(157)],
+                           crlf=False)
 
     O, P, keys = {}, {}, []
     num_rel = 0
@@ -108,14 +104,10 @@ def generate(root: str, num_videos: int, frames_per_video: float,
             for j, c in enumerate(rng.choice(classes, num + hidden,
                                              replace=False)):
                 name = objects_names[int(c)]
+                tag = f'{vid}.mp4/{name}/{fr:06d}'
                 if j == num:
-                    objs.append({'class': name, 'bbox': None,
-                                 'attention_relationship': None,
-                                 'spatial_relationship': None,
-                                 'contacting_relationship': None,
-                                 'metadata': {'tag': f'{vid}.mp4/{name}/{fr:06d}',
-                                              'set': split},
-                                 'visible': False})
+                    objs.append(ag_object(name, None, visible=False,
+                                          split=split, key=tag))
                     continue
                 x, y = (float(v) for v in rng.uniform(0, 300, 2))
                 # 1 attention + 1.25 spatial + 1.25 contacting: ~7 per frame.
@@ -124,15 +116,11 @@ def generate(root: str, num_videos: int, frames_per_video: float,
                 con = list(rng.choice(CON, int(rng.choice([1, 2], p=[.75, .25])),
                                       replace=False))
                 num_rel += 1 + len(spa) + len(con)
-                objs.append({'class': name,
-                             'bbox': (x, y, float(rng.uniform(10, 150)),
-                                      float(rng.uniform(10, 150))),
-                             'attention_relationship': [str(rng.choice(ATT))],
-                             'spatial_relationship': [str(s) for s in spa],
-                             'contacting_relationship': [str(c) for c in con],
-                             'metadata': {'tag': f'{vid}.mp4/{name}/{fr:06d}',
-                                          'set': split},
-                             'visible': True})
+                objs.append(ag_object(
+                    name, (x, y, float(rng.uniform(10, 150)),
+                           float(rng.uniform(10, 150))),
+                    [str(rng.choice(ATT))], [str(s) for s in spa],
+                    [str(c) for c in con], split=split, key=tag))
             O[key] = objs
             if rng.random() < 0.08:
                 P[key] = dict(empty)
@@ -145,12 +133,8 @@ def generate(root: str, num_videos: int, frames_per_video: float,
                           'keypoints': np.zeros((1, 17, 3), np.float32),
                           'keypoints_logits': np.zeros((1, 17), np.float32)}
             keys.append(key)
-    with open(osp.join(ann, 'object_bbox_and_relationship.pkl'), 'wb') as f:
-        pickle.dump(O, f, protocol=pickle.HIGHEST_PROTOCOL)
-    with open(osp.join(ann, 'person_bbox.pkl'), 'wb') as f:
-        pickle.dump(P, f, protocol=pickle.HIGHEST_PROTOCOL)
-    with open(osp.join(ann, 'frame_list.txt'), 'w') as f:
-        f.write('\n'.join(keys) + '\n')
+    write_ag_annotations(raw, O, P, keys, crlf=False,
+                         protocol=pickle.HIGHEST_PROTOCOL)
     num_obj = sum(len(v) for v in O.values())
     return {'videos': num_videos, 'keyframes': len(keys),
             'objects_per_frame': num_obj / len(keys),

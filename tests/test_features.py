@@ -1,6 +1,5 @@
 import os
 import os.path as osp
-import sys
 
 import numpy as np
 import pytest
@@ -9,11 +8,9 @@ from PIL import Image
 
 from pyg_proda.data import validate_video_graph
 from pyg_proda.datasets import ActionGenome
-from pyg_proda.io import FeatureFile
 from pyg_proda.features import build_backbone, extract_features, main
-
-sys.path.insert(0, osp.join(osp.dirname(__file__), 'datasets'))
-from dataset_fixtures import ag_annotations, write_action_genome_root  # noqa: E402
+from pyg_proda.io import FeatureFile
+from pyg_proda.testing.fixtures import ag_annotations, write_action_genome_root
 
 
 def tiny_cnn() -> torch.nn.Module:

@@ -1,31 +1,37 @@
-import importlib.util
 import json
 import os
 import os.path as osp
+import runpy
 import shutil
 import statistics
-import sys
 import time
 
 import pytest
 import torch
 
-BENCHMARKS = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..',
-                      'benchmarks')
+from pyg_proda.nn import VGPNNConv, edge_pair_index, vgpnn_groups
+from pyg_proda.profile import (
+    compiled,
+    count_ops,
+    peak_memory,
+    speed,
+    time_interleaved,
+    time_rounds,
+    timing,
+)
+from pyg_proda.profile.speed import report
+from pyg_proda.testing import (
+    FLOOR_FRAMES,
+    SSG,
+    DenseVGPNN,
+    ag_graph,
+    floor_graph,
+    sportshhi_graph,
+    sweep_graph,
+)
 
-
-def _load(name: str):
-    if BENCHMARKS not in sys.path:
-        sys.path.insert(0, BENCHMARKS)
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(BENCHMARKS, f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-speed = _load('speed')
-dense_vgpnn = _load('dense_vgpnn')
+SCRIPT = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..',
+                  'benchmarks', 'speed.py')
 
 
 def sparse_and_dense(g, layout, impl='sdpa', message_norm=False):
@@ -33,12 +39,12 @@ def sparse_and_dense(g, layout, impl='sdpa', message_norm=False):
                            torch.device('cpu'))
     if message_norm:
         torch.manual_seed(1)
-        conv = speed.VGPNNConv(8, 8, g.edge_attr.size(1), heads=2,
-                               message_norm=True, attention_impl=impl)
+        conv = VGPNNConv(8, 8, g.edge_attr.size(1), heads=2,
+                         message_norm=True, attention_impl=impl)
         with torch.no_grad():
             conv.msg_norm.scale.fill_(0.7)
     conv = conv.double().eval()
-    dense = dense_vgpnn.DenseVGPNN.from_sparse(conv)
+    dense = DenseVGPNN.from_sparse(conv)
     return conv, dense, g.pad(layout)
 
 
@@ -49,7 +55,7 @@ CASES = [('ag', 'star', 'sdpa', False), ('ag', 'all', 'scatter', False),
 
 @pytest.mark.parametrize('workload,layout,impl,message_norm', CASES)
 def test_dense_matches_sparse(workload, layout, impl, message_norm):
-    make = speed.ag_graph if workload == 'ag' else speed.sportshhi_graph
+    make = ag_graph if workload == 'ag' else sportshhi_graph
     g = make(2, 8, seed=2, dtype=torch.float64)
     conv, dense, d = sparse_and_dense(g, layout, impl, message_norm)
     assert d.pairs.size(0) == (27 if layout == 'star' else
@@ -57,7 +63,7 @@ def test_dense_matches_sparse(workload, layout, impl, message_norm):
                                int(g.edge_type.max() + 1))
 
     x = g.x.clone().requires_grad_()
-    pair = speed.edge_pair_index(g.edge_index, g.edge_type, g.track)
+    pair = edge_pair_index(g.edge_index, g.edge_type, g.track)
     out, gates = conv(x, g.edge_index, g.edge_attr, g.edge_frame, pair,
                       return_gates=True)
     dx = d.x.clone().requires_grad_()
@@ -82,7 +88,7 @@ def test_dense_matches_sparse(workload, layout, impl, message_norm):
 
 
 def test_unmasked_dense_runs_on_every_padded_entry():
-    g = speed.ag_graph(2, 8, seed=3)
+    g = ag_graph(2, 8, seed=3)
     conv, dense, d = sparse_and_dense(g, 'star')
     dense = dense.float()
     out, gates = dense(d.x.float(), d.edge_attr.float(), d.pairs)
@@ -94,32 +100,31 @@ def test_unmasked_dense_runs_on_every_padded_entry():
 
 
 def test_workload_shapes():
-    ag = speed.ag_graph(16, 4, seed=0)
+    ag = ag_graph(16, 4, seed=0)
     per_frame = 16 * 16
     assert 2.8 <= ag.x.size(0) / per_frame <= 3.8
     assert 6.0 <= ag.num_edges / per_frame <= 8.0
     counts = torch.bincount(ag.batch * 16 + ag.frame)
     assert int(counts.max()) <= 10
-    shhi = speed.sportshhi_graph(16, 4, seed=0)
+    shhi = sportshhi_graph(16, 4, seed=0)
     assert set(shhi.edge_type.tolist()) == {0}
     assert 4.5 <= shhi.num_edges / per_frame <= 8.0
 
 
 def test_pad_graph_errors():
-    g = speed.sportshhi_graph(2, 4, seed=0)
+    g = sportshhi_graph(2, 4, seed=0)
     with pytest.raises(ValueError, match='needs the direction'):
         g.pad('star')
-    star = speed.Graph(**{**g.__dict__, 'layout': 'star',
-                          'outgoing': (True, )})
+    star = SSG(**{**g.__dict__, 'layout': 'star', 'outgoing': (True, )})
     with pytest.raises(ValueError, match='no pair in layout'):
         star.pad()  # player-player edges do not all touch slot 0
     with pytest.raises(ValueError, match='unknown layout'):
         g.pad('ring')
-    dup = speed.Graph(**{**g.__dict__,
-                         'edge_index': g.edge_index[:, [0, 0]],
-                         'edge_type': g.edge_type[:2],
-                         'edge_attr': g.edge_attr[:2],
-                         'edge_frame': g.edge_frame[[0, 0]]})
+    dup = SSG(**{**g.__dict__,
+                 'edge_index': g.edge_index[:, [0, 0]],
+                 'edge_type': g.edge_type[:2],
+                 'edge_attr': g.edge_attr[:2],
+                 'edge_frame': g.edge_frame[[0, 0]]})
     with pytest.raises(ValueError, match='share a pair'):
         dup.pad()
 
@@ -129,15 +134,15 @@ def test_peak_memory_counts_step_allocations():
         a = torch.ones(1000, 1000)  # 4 MB alive
         b = a * 2  # 8 MB alive at the peak
         del a, b
-    peak = speed.peak_memory(step, torch.device('cpu'))
+    peak = peak_memory(step, torch.device('cpu'))
     assert 8e6 <= peak < 9e6
 
 
 def test_time_interleaved_runs_steps_in_rounds():
     calls = []
     steps = [lambda i=i: calls.append(i) for i in range(3)]
-    times = speed.time_interleaved(steps, torch.device('cpu'), repeats=2,
-                                   warmup=1)
+    times = time_interleaved(steps, torch.device('cpu'), repeats=2,
+                             warmup=1)
     # A warm-up round, then two rounds in which every step runs twice.
     assert calls == [0, 1, 2] + [0, 0, 1, 1, 2, 2] * 2
     assert len(times) == 3 and all(t >= 0 for t in times)
@@ -145,14 +150,14 @@ def test_time_interleaved_runs_steps_in_rounds():
     calls.clear()
     slow = [lambda: (calls.append('s'), time.sleep(0.02)),
             lambda: calls.append('f')]
-    speed.time_interleaved(slow, torch.device('cpu'), repeats=3, warmup=0,
-                           budget_s=0.01)
+    time_interleaved(slow, torch.device('cpu'), repeats=3, warmup=0,
+                     budget_s=0.01)
     assert calls == ['s', 's'] + ['f', 'f'] * 3
 
 
 def test_time_rounds_times_blocks_of_consecutive_runs(monkeypatch):
     clock = [0.0]
-    monkeypatch.setattr(speed, '_clock', lambda: clock[0])
+    monkeypatch.setattr(timing, '_clock', lambda: clock[0])
     calls = []
 
     def step(name, seconds):
@@ -162,8 +167,8 @@ def test_time_rounds_times_blocks_of_consecutive_runs(monkeypatch):
         return run
 
     steps = [step('a', 0.01), step('b', 0.5)]
-    times = speed.time_rounds(steps, torch.device('cpu'), repeats=2,
-                              warmup=0, min_block_s=0.035)
+    times = time_rounds(steps, torch.device('cpu'), repeats=2, warmup=0,
+                        min_block_s=0.035)
     # 'a' runs 1 + 4 times a round (0.04 s >= 0.035 s), 'b' 1 + 1.
     assert calls == (['a'] * 5 + ['b'] * 2) * 2
     assert times == [[pytest.approx(0.01)] * 2, [pytest.approx(0.5)] * 2]
@@ -174,40 +179,40 @@ def test_time_rounds_times_blocks_of_consecutive_runs(monkeypatch):
     def drifting():
         calls.append('d')
         clock[0] += next(speeds)
-    times = speed.time_rounds([drifting], torch.device('cpu'), repeats=2,
-                              warmup=0, min_block_s=0.035)
+    times = time_rounds([drifting], torch.device('cpu'), repeats=2,
+                        warmup=0, min_block_s=0.035)
     assert len(calls) == 10 and times[0][1] == pytest.approx(0.001)
     # Medians of the rounds.
-    assert speed.time_interleaved(
+    assert time_interleaved(
         [step('c', 0.02)], torch.device('cpu'), repeats=3,
         min_block_s=0.0) == [pytest.approx(0.02)]
 
 
 def test_sweep_graph_reaches_its_target():
     for target in (1e3, 3e3):
-        g = speed.sweep_graph(target, 4)
+        g = sweep_graph(target, 4)
         assert g.num_edges >= target
         # Not far over it: about one video (~104 edges) at most.
         assert g.num_edges < target + 150
 
 
 def test_floor_graph_is_the_smallest_batch():
-    g = speed.floor_graph(4)
-    assert g.num_graphs == 1 and g.num_frames == speed.FLOOR_FRAMES
+    g = floor_graph(4)
+    assert g.num_graphs == 1 and g.num_frames == FLOOR_FRAMES
     assert 0 < g.num_edges < 20
     # Some edge pair spans both frames: the temporal attention has work.
-    pair = speed.edge_pair_index(g.edge_index, g.edge_type, g.track)
+    pair = edge_pair_index(g.edge_index, g.edge_type, g.track)
     assert torch.bincount(pair).max() == 2
 
 
 def test_sparse_phases_are_the_parts_of_the_step():
-    g = speed.ag_graph(2, 8)
+    g = ag_graph(2, 8)
     conv = speed.make_conv(8, g.edge_attr.size(1), 2, 'sdpa',
                            torch.device('cpu'))
     phases = speed.sparse_phases(conv, g)
     assert set(phases) == {'index', 'forward'}
-    step = speed.count_ops(speed.sparse_step(conv, g))
-    index, forward = (speed.count_ops(phases[k]) for k in phases)
+    step = count_ops(speed.sparse_step(conv, g))
+    index, forward = (count_ops(phases[k]) for k in phases)
     # The step is its index building, its forward pass, and its backward.
     assert 0 < index < forward < step - index
     phases['forward']()
@@ -217,9 +222,9 @@ def test_sparse_phases_are_the_parts_of_the_step():
 def test_count_ops():
     a = torch.ones(3, requires_grad=True)
     # mul forward; backward: ones_like for the seed, mul for the gradient.
-    assert speed.count_ops(lambda: (a * 2).sum().backward()) >= 3
-    assert speed.count_ops(lambda: None) == 0
-    assert speed.count_ops(lambda: a.detach() + 1) == 2  # detach, add
+    assert count_ops(lambda: (a * 2).sum().backward()) >= 3
+    assert count_ops(lambda: None) == 0
+    assert count_ops(lambda: a.detach() + 1) == 2  # detach, add
 
 
 def test_quick_run_writes_json(tmp_path):
@@ -286,7 +291,7 @@ def test_workloads_run_only_the_named_ones(tmp_path, capsys):
     # A sweep at a width with several heads says how many; where the fit's
     # intercept is negative (wide layers: lost in the noise), no cost per
     # op is made of it.
-    speed._print_sweep(dict(res['sweep'], heads=8, fixed_ms=-1.0))
+    speed.print_sweep(dict(res['sweep'], heads=8, fixed_ms=-1.0))
     out = capsys.readouterr().out
     assert 'sweep (H=4, 8 heads, eager)' in out
     assert "no fixed cost above the points' noise" in out
@@ -296,6 +301,11 @@ def test_workloads_run_only_the_named_ones(tmp_path, capsys):
     assert '--plot draws the sweep' in capsys.readouterr().err
     with pytest.raises(SystemExit):
         speed.parse_args(['--workloads', 'dense'])
+
+
+def test_script_is_the_package_cli():
+    # benchmarks/speed.py only hands its command line to the package.
+    assert runpy.run_path(SCRIPT)['main'] is speed.main
 
 
 def test_heads_follow_the_width():
@@ -309,9 +319,9 @@ def test_heads_follow_the_width():
 
 def test_phase_columns_keep_apart_at_wide_layers():
     # ms per edge (H=768) would fill the 8-wide column with 3 decimals.
-    assert speed._us(0.311) == '   0.311' and speed._us(99.5) == '  99.500'
-    assert speed._us(1202.934) == '  1202.9'
-    assert speed._us(1202.934) + speed._us(1803.068) == '  1202.9  1803.1'
+    assert report._us(0.311) == '   0.311' and report._us(99.5) == '  99.500'
+    assert report._us(1202.934) == '  1202.9'
+    assert report._us(1202.934) + report._us(1803.068) == '  1202.9  1803.1'
 
 
 def test_plot_sweep_needs_a_sweep():
@@ -363,7 +373,7 @@ def test_compiled_sweep_records_both_layers_compiled():
             p['sparse_s'] - p['index_s'] - p['forward_s'])
     # The floor: the smallest batch, timed in the same rounds.
     floor = sw['floor']
-    assert floor['videos'] == 1 and floor['frames'] == speed.FLOOR_FRAMES
+    assert floor['videos'] == 1 and floor['frames'] == FLOOR_FRAMES
     assert 0 < floor['edges'] < sw['points'][0]['edges']
     assert len(floor['sparse_samples_s']) == 1
     assert 0 < floor['sparse_s'] < sw['points'][0]['sparse_s']
@@ -398,11 +408,11 @@ def test_inductor_compiled_layer_matches_eager():
     # benchmark's options computes what the eager layer computes, forward
     # and backward, dropout included (fallback_random draws ATen's masks).
     cpu = torch.device('cpu')
-    g = speed.ag_graph(2, 8, seed=4)
+    g = ag_graph(2, 8, seed=4)
     conv = speed.make_conv(8, g.edge_attr.size(1), 2, 'sdpa', cpu)
-    fast = speed.compiled(conv, cpu)
-    groups = speed.vgpnn_groups(
-        speed.edge_pair_index(g.edge_index, g.edge_type, g.track),
+    fast = compiled(conv, cpu)
+    groups = vgpnn_groups(
+        edge_pair_index(g.edge_index, g.edge_type, g.track),
         impl='sdpa')
 
     def run(forward, seed):

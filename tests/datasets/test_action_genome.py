@@ -5,16 +5,6 @@ import pickle
 
 import pytest
 import torch
-from dataset_fixtures import (
-    TRAIN_ROWS,
-    ag_annotations,
-    feature_value,
-    write_action_genome_root,
-    write_ag,
-    write_csv,
-    write_features,
-    write_fps,
-)
 from torch_geometric.loader import DataLoader
 from torch_geometric.nn import HeteroConv, SAGEConv, global_mean_pool
 
@@ -22,6 +12,16 @@ from pyg_proda.data import validate_video_graph
 from pyg_proda.data.vocab import AG_OBJECT_CLASSES
 from pyg_proda.datasets import ActionGenome
 from pyg_proda.io import load_pickle_dict
+from pyg_proda.testing.fixtures import (
+    TRAIN_ROWS,
+    ag_annotations,
+    feature_value,
+    write_action_genome_root,
+    write_ag_annotations,
+    write_charades_csv,
+    write_features,
+    write_fps,
+)
 
 ATT = ('person', 'attention', 'object')
 SPA = ('object', 'spatial', 'person')
@@ -245,7 +245,7 @@ def test_scenario_split(root):
 def corrupt(root, fn):
     O, P = ag_annotations()
     result = fn(O, P)
-    write_ag(osp.join(root, 'raw'), O, P, frame_list=result)
+    write_ag_annotations(osp.join(root, 'raw'), O, P, frame_list=result)
 
 
 @pytest.mark.parametrize('mutate,match', [
@@ -280,7 +280,7 @@ def test_bad_annotations(root, mutate, match):
         ActionGenome(root)
     # A failed process() leaves no file a later run could take as complete.
     assert processed_files(root) == []
-    write_ag(osp.join(root, 'raw'))
+    write_ag_annotations(osp.join(root, 'raw'))
     assert len(ActionGenome(root, num_frames=None)) == 3
 
 
@@ -301,12 +301,12 @@ def test_bad_pickles_and_csv(root):
         pickle.dump([1, 2], f)
     with pytest.raises(ValueError, match='must hold a dict.*got list'):
         ActionGenome(root)
-    write_ag(osp.join(root, 'raw'))
+    write_ag_annotations(osp.join(root, 'raw'))
     csv_path = osp.join(root, 'raw', 'Charades_v1_train.csv')
-    write_csv(csv_path, TRAIN_ROWS, header=['id', 'subject', 'length'])
+    write_charades_csv(csv_path, TRAIN_ROWS, header=['id', 'subject', 'length'])
     with pytest.raises(ValueError, match=r"Charades_v1_train.csv': missing column"):
         ActionGenome(root)
-    write_csv(csv_path, TRAIN_ROWS[:1])
+    write_charades_csv(csv_path, TRAIN_ROWS[:1])
     # min_frames above every video: nothing left, a clear error.
     with pytest.raises(ValueError, match="No 'train' video .* survives"):
         ActionGenome(root, min_frames=50)

@@ -2,7 +2,6 @@ import os.path as osp
 
 import pytest
 import torch
-from dataset_fixtures import TRAIN_ROWS, write_charades, write_csv
 
 from pyg_proda.io.charades import (
     SCENARIO_SCENES,
@@ -11,6 +10,11 @@ from pyg_proda.io.charades import (
     read_charades_classes,
     read_charades_csv,
     scenario_split,
+)
+from pyg_proda.testing.fixtures import (
+    TRAIN_ROWS,
+    write_charades,
+    write_charades_csv,
 )
 
 
@@ -48,18 +52,18 @@ def test_csv_quirks_crlf_and_lf(tmp_path):
 
 def test_csv_errors_name_file_and_line(tmp_path):
     path = str(tmp_path / 'missing.csv')
-    write_csv(path, TRAIN_ROWS, header=['id', 'subject', 'scene', 'length'])
+    write_charades_csv(path, TRAIN_ROWS, header=['id', 'subject', 'scene', 'length'])
     with pytest.raises(ValueError, match=r"missing.csv.*missing column.*actions"):
         read_charades_csv(path)
     bad = dict(TRAIN_ROWS[0], actions='c001 0.00 5.00;c01 1.00 2.00')
     path = str(tmp_path / 'bad.csv')
-    write_csv(path, [TRAIN_ROWS[1], bad])
+    write_charades_csv(path, [TRAIN_ROWS[1], bad])
     with pytest.raises(ValueError, match=r"bad.csv', line 3 .*'c01 1.00 2.00'"):
         read_charades_csv(path)
-    write_csv(path, [dict(TRAIN_ROWS[0], actions='c157 0.00 1.00')])
+    write_charades_csv(path, [dict(TRAIN_ROWS[0], actions='c157 0.00 1.00')])
     with pytest.raises(ValueError, match='c157 is outside'):
         read_charades_csv(path)
-    write_csv(path, [TRAIN_ROWS[0], TRAIN_ROWS[0]])
+    write_charades_csv(path, [TRAIN_ROWS[0], TRAIN_ROWS[0]])
     with pytest.raises(ValueError, match="line 3: video 'AAAAA' appears twice"):
         read_charades_csv(path)
     with pytest.raises(FileNotFoundError, match='nope.csv'):
@@ -98,6 +102,6 @@ def test_scenarios_are_scene_disjoint_partitions():
 
 def test_csv_with_byte_order_mark(tmp_path):
     path = tmp_path / 'bom.csv'
-    write_csv(str(path), TRAIN_ROWS[:1])
+    write_charades_csv(str(path), TRAIN_ROWS[:1])
     path.write_bytes(b'\xef\xbb\xbf' + path.read_bytes())
     assert [v.id for v in read_charades_csv(str(path))] == ['AAAAA']

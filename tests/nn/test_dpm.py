@@ -1,7 +1,7 @@
 import torch
-from dense_reference import dense_dpm, from_dense, random_ssg, to_dense
 
 from pyg_proda.nn import DynamicPrompt, SimplePrompt
+from pyg_proda.testing import dense_dpm, random_ssg
 
 
 def batch(seed: int = 0):
@@ -19,10 +19,12 @@ def test_matches_dense_reference():
     for norm in (False, True):
         dpm = DynamicPrompt(7, 8, num_prompts=3, norm=norm).double()
         out, w = dpm(g.x, spec, g.batch, return_weights=True)
-        d = to_dense(g, 1)
+        d = g.pad()
         ref, ref_w = dense_dpm(dpm, d.x, spec)
-        assert torch.allclose(out, from_dense(ref, g, d.slot), atol=1e-10)
-        assert torch.allclose(w, from_dense(ref_w, g, d.slot), atol=1e-10)
+        assert torch.allclose(out, d.gather_nodes(ref, g.batch, g.frame),
+                              atol=1e-10)
+        assert torch.allclose(w, d.gather_nodes(ref_w, g.batch, g.frame),
+                              atol=1e-10)
         assert ((w > 0) & (w < 1)).all()  # sigmoid, not softmax
         assert not torch.allclose(w.sum(-1), torch.ones_like(w[:, 0]))
 

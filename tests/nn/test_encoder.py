@@ -1,8 +1,8 @@
 import pytest
 import torch
-from dense_reference import dense_encoder, from_dense, random_ssg, to_dense
 
 from pyg_proda.nn import IMPLS, SpatioTemporalEncoder, encoder_groups
+from pyg_proda.testing import dense_encoder, random_ssg
 
 
 def batch(seed: int = 0):
@@ -29,9 +29,10 @@ def test_matches_dense_reference(impl):
     g = batch()
     enc = make_encoder(impl=impl)
     out = enc(g.x, g.batch, g.frame, g.track)
-    d = to_dense(g, 1)
-    ref = dense_encoder(enc, d.x, d.mask)
-    assert torch.allclose(out, from_dense(ref, g, d.slot), atol=1e-10)
+    d = g.pad()
+    ref = dense_encoder(enc, d.x, d.node_mask)
+    assert torch.allclose(out, d.gather_nodes(ref, g.batch, g.frame),
+                          atol=1e-10)
 
 
 @pytest.mark.parametrize('rel', [0, 2])

@@ -1,6 +1,5 @@
 import pytest
 import torch
-from dense_reference import dense_attention, to_encoder_layer, to_mha
 
 from pyg_proda.nn import (
     IMPLS,
@@ -8,6 +7,7 @@ from pyg_proda.nn import (
     GroupedTransformerBlock,
     make_groups,
 )
+from pyg_proda.testing import dense_attention, to_encoder_layer, to_mha
 
 
 def ragged(sizes, channels=8, seed=0):

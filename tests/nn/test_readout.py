@@ -1,7 +1,7 @@
 import torch
-from dense_reference import dense_readout, random_ssg, to_dense
 
 from pyg_proda.nn import SSGReadout
+from pyg_proda.testing import dense_readout, random_ssg
 
 
 def batch(seed: int = 0):
@@ -23,8 +23,8 @@ def test_matches_dense_reference():
     g = batch()
     readout = make_readout().eval()
     out, s, mask = readout(g.x, g.batch, g.frame, batch_size=g.num_graphs)
-    d = to_dense(g, 1)
-    ref, ref_s, ref_mask = dense_readout(readout, d.x, d.mask)
+    d = g.pad()
+    ref, ref_s, ref_mask = dense_readout(readout, d.x, d.node_mask)
     assert torch.allclose(out, ref, atol=1e-10)
     assert torch.allclose(s, ref_s, atol=1e-10)
     assert torch.equal(mask, ref_mask)

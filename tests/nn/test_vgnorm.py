@@ -1,8 +1,8 @@
 import pytest
 import torch
-from dense_reference import dense_vgnorm, from_dense, random_ssg, to_dense
 
 from pyg_proda.nn import NORMS, VGNorm, make_norm
+from pyg_proda.testing import dense_vgnorm, random_ssg
 
 
 def batch(seed: int = 0):
@@ -32,9 +32,10 @@ def test_matches_dense_reference(training):
     norm = randomised_norm().train(training)
     running = norm.running_mean.clone()
     out = norm(g.x, g.batch, g.frame, batch_size=g.num_graphs)
-    d = to_dense(g, 1)
-    ref, mu = dense_vgnorm(norm, d.x, d.mask, training)
-    assert torch.allclose(out, from_dense(ref, g, d.slot), atol=1e-10)
+    d = g.pad()
+    ref, mu = dense_vgnorm(norm, d.x, d.node_mask, training)
+    assert torch.allclose(out, d.gather_nodes(ref, g.batch, g.frame),
+                          atol=1e-10)
     if training:
         # Frames 0-3 occur and are updated with momentum; 4-5 never occur.
         expected = running.clone()

@@ -1,23 +1,18 @@
+from typing import Tuple
+
 import pytest
 import torch
-from dense_reference import (
-    SSG,
-    dense_vgpnn,
-    edge_values,
-    from_dense,
-    random_ssg,
-    to_dense,
-)
+from torch import Tensor
 from torch_geometric.data import Batch
 
 from pyg_proda.data import (
-    EDGE_TYPES,
     Detection,
     Relation,
     build_video_graph,
     to_homogeneous,
 )
 from pyg_proda.nn import VGPNNConv, edge_pair_index, vgpnn_groups
+from pyg_proda.testing import SSG, DenseVGPNN, random_ssg
 
 NUM_TYPES = 2
 
@@ -45,6 +40,15 @@ def run_conv(conv: VGPNNConv, g: SSG):
     pair = edge_pair_index(g.edge_index, g.edge_type, g.track)
     return conv(g.x, g.edge_index, g.edge_attr, g.edge_frame, pair,
                 return_gates=True)
+
+
+def run_dense(conv: VGPNNConv, g: SSG) -> Tuple[Tensor, Tensor]:
+    r"""The dense reference of :obj:`conv` on the all-pairs padded copy of
+    :obj:`g`, read back at the real nodes and edges."""
+    d = g.pad('all')
+    out, gates = DenseVGPNN.from_sparse(conv)(d.x, d.edge_attr, d.pairs,
+                                              d.edge_mask)
+    return d.gather_nodes(out, g.batch, g.frame), d.gather_edges(gates)
 
 
 def make_conv(in_channels=8, out_channels=8, **kwargs) -> VGPNNConv:
@@ -78,9 +82,11 @@ def test_mixed_batch_has_the_edge_cases():
     assert frames_with_edges == {0, 2, 4}
     assert ((g.batch == 1).sum() == 5) and ((g.batch == 2).sum() == 60)
     # The track of slot 2 in video 3 misses frame 1 yet has edges in 0, 2, 4.
-    d = to_dense(g, NUM_TYPES)
-    assert not d.mask[3, 1, 2] and d.mask[3, 2, 2]
-    assert d.edge_mask[3, 0, :, 2].any() and d.edge_mask[3, 2, :, 2].any()
+    d = g.pad()
+    assert not d.node_mask[3, 1, 2] and d.node_mask[3, 2, 2]
+    to_slot_2 = d.pairs[:, 1] == 2
+    assert (d.edge_mask[3, 0, to_slot_2].any() and
+            d.edge_mask[3, 2, to_slot_2].any())
 
 
 @pytest.mark.parametrize('in_channels,message_norm,impl', [
@@ -92,13 +98,10 @@ def test_matches_dense_reference(in_channels, message_norm, impl):
     conv = make_conv(in_channels, 8, message_norm=message_norm,
                      attention_impl=impl)
     out, gates = run_conv(conv, g)
-    d = to_dense(g, NUM_TYPES)
-    ref, gate_dst, gate_src = dense_vgpnn(conv, d)
-    assert torch.allclose(out, from_dense(ref, g, d.slot), atol=1e-10)
-    assert torch.allclose(gates[:, 0], edge_values(gate_dst, g, d.slot),
-                          atol=1e-10)
-    assert torch.allclose(gates[:, 1], edge_values(gate_src, g, d.slot),
-                          atol=1e-10)
+    ref, ref_gates = run_dense(conv, g)
+    assert torch.allclose(out, ref, atol=1e-10)
+    assert torch.allclose(gates[:, 0], ref_gates[:, 0], atol=1e-10)
+    assert torch.allclose(gates[:, 1], ref_gates[:, 1], atol=1e-10)
 
 
 def ag_batch() -> SSG:
@@ -144,11 +147,9 @@ def test_matches_dense_reference_on_built_videos():
     conv = VGPNNConv(8, 8, edge_dim=g.edge_attr.size(1), heads=2,
                      num_temporal_layers=1, max_frames=4).double().eval()
     out, gates = run_conv(conv, g)
-    d = to_dense(g, len(EDGE_TYPES))
-    ref, gate_dst, gate_src = dense_vgpnn(conv, d)
-    assert torch.allclose(out, from_dense(ref, g, d.slot), atol=1e-10)
-    assert torch.allclose(gates[:, 1], edge_values(gate_src, g, d.slot),
-                          atol=1e-10)
+    ref, ref_gates = run_dense(conv, g)
+    assert torch.allclose(out, ref, atol=1e-10)
+    assert torch.allclose(gates[:, 1], ref_gates[:, 1], atol=1e-10)
 
 
 def test_permutation_equivariance():
