@@ -14,21 +14,22 @@ paper's Charades numbers (evaluation.md §7.1). It writes ``results.json``
 
 What the numbers are:
 
-* ``a_t`` is the fused head read with a ground-truth-free random prompt
+* Every run is the package's recipe (:func:`pyg_proda.training.fit_two_stage`):
+  stage 1, the checkpoint of its best validation epoch (``val/a_t_map``;
+  ``val/a_m_map`` for row 6), then stage 2 from it (``--stage2-epochs``; 0,
+  the ``--quick`` default, skips it).
+* ``a_t`` is the fused head read under the label-free protocol
   (:meth:`~pyg_proda.training.ProDAModule.eval_forward`); "stage 1" is the
-  model after end-to-end training, "stage 2" after re-training only the
-  ``a_t``/``a_m`` classifiers on the frozen stage-1 model (``--stage2-epochs``;
-  0, the ``--quick`` default, skips it). The last epoch is evaluated (no
-  checkpoint selection). ``a_m`` is reported after stage 1 (stage 2
-  re-initialises its probe and trains it for a few epochs only; the
-  stage-2 value is kept in the json as ``a_m2``).
-* ``a_m`` is read from the encoder features :math:`F_o`. In rows 1-5 it is a
-  *probe* on detached features (it never shapes the encoder), so it
-  measures what the ProDA losses make of the encoder. Row 6 ("encoder
-  only, no ProDA") trains the encoder through ``a_m`` alone:
-  ``detach_probe=False``, ``lambda_s = lambda_u = lambda_t = 0`` and no AD
-  terms, so the VGPNN branches receive no gradient; only ``a_m`` is
-  reported, as in the paper.
+  best stage-1 checkpoint, "stage 2" the model after re-training only the
+  ``a_t``/``a_m`` classifiers on it. ``a_m`` is reported after stage 1
+  (stage 2 re-initialises its classifier and trains it for a few epochs
+  only; the stage-2 value is kept in the json as ``a_m2``).
+* ``a_m`` is read from the encoder features :math:`F_o` and, as in the
+  package's default, trained jointly with the encoder in every row. Row 6
+  ("encoder only, no ProDA") trains the encoder through ``a_m`` alone:
+  ``lambda_s = lambda_u = lambda_t = 0`` and no AD terms, so the VGPNN
+  branches receive no gradient; only ``a_m`` is reported, as in the
+  paper.
 * The dataset (its seed) is the same for all runs; the seed changes the
   initialisation, the shuffling and the sampled specifications.
 
@@ -72,9 +73,12 @@ CONFIGS: Dict[str, Dict] = {
     'no_margins': dict(use_margins=False),
     'dis_margin': dict(use_rec=False),
     'rec_margin': dict(use_dis=False),
-    'encoder_only': dict(detach_probe=False, lambda_s=0.0, lambda_u=0.0,
-                         lambda_t=0.0, use_dis=False, use_rec=False),
+    'encoder_only': dict(lambda_s=0.0, lambda_u=0.0, lambda_t=0.0,
+                         use_dis=False, use_rec=False),
 }
+#: The switches of :data:`CONFIGS` that belong to the model (the others
+#: belong to the training module).
+MODEL_KEYS = ('prompt', 'norm', 'detach_probe')
 
 #: Rows of the paper's tables: (label, configuration, paper numbers).
 #: ``a_t2``/``a_t1``: a_t after stage 2/1; ``a_m``.
@@ -180,15 +184,6 @@ def _datamodule(root: str, s: Dict, seed: int):
                          train_kwargs=dict(num_videos=s['train']))
 
 
-def _trainer(s: Dict, epochs: int, root: str):
-    import lightning as L
-    return L.Trainer(max_epochs=epochs, accelerator=s['accelerator'],
-                     devices=1, logger=False, enable_checkpointing=False,
-                     enable_progress_bar=False, enable_model_summary=False,
-                     num_sanity_val_steps=0, limit_val_batches=0,
-                     gradient_clip_val=5.0, default_root_dir=root)
-
-
 def _quiet() -> None:
     warnings.filterwarnings('ignore')
     for name in ('lightning', 'lightning.pytorch', 'lightning.fabric'):
@@ -196,12 +191,13 @@ def _quiet() -> None:
 
 
 def run_one(config: str, seed: int, root: str, s: Dict) -> Dict:
-    r"""Trains configuration :obj:`config` with :obj:`seed` (stage 1, then
-    stage 2 when ``s['stage2'] > 0``) and returns its test mAPs (percent)
-    and wall time."""
+    r"""Trains configuration :obj:`config` with :obj:`seed` through the
+    package's two-stage recipe and returns its test mAPs (percent) and wall
+    time."""
     import lightning as L
 
-    from pyg_proda.training import ProDAModule
+    from pyg_proda.models import ProDA
+    from pyg_proda.training import ProDAModule, fit_two_stage, make_trainer
     from pyg_proda.training.evaluate import evaluate_proda
     _quiet()
     torch.set_num_threads(s['threads'])
@@ -209,31 +205,36 @@ def run_one(config: str, seed: int, root: str, s: Dict) -> Dict:
     dm = _datamodule(root, s, seed)
     test = dm.test_dataloader()
     L.seed_everything(seed, verbose=False)
-    # a_m is a detached probe in every row but "encoder only" (see above).
-    kw = dict(max_frames=dm.max_frames, hidden_channels=s['hidden'],
-              heads=s['heads'], num_layers=s['layers'],
-              num_temporal_layers=1, num_prompts=4, dropout=s['dropout'],
-              lr=s['lr'], seed=seed,
-              **{'detach_probe': True, **CONFIGS[config]})
-    module = ProDAModule(dm.in_channels, dm.num_classes, dm.edge_dim, **kw)
+    switches = CONFIGS[config]
+    model = ProDA(dm.in_channels, dm.num_classes, dm.edge_dim,
+                  max_frames=dm.max_frames, hidden_channels=s['hidden'],
+                  heads=s['heads'], num_layers=s['layers'],
+                  num_temporal_layers=1, num_prompts=4, dropout=s['dropout'],
+                  **{k: v for k, v in switches.items() if k in MODEL_KEYS})
+    encoder_only = config == 'encoder_only'
+    module = ProDAModule(
+        model, lr=s['lr'], seed=seed, stage2_lr=s['lr'] / 2,
+        stage2_epochs=0 if encoder_only else s['stage2'],
+        **{k: v for k, v in switches.items() if k not in MODEL_KEYS})
+    kw = dict(progress=False, logger=False, accelerator=s['accelerator'],
+              devices=1,
+              monitor='val/a_m_map' if encoder_only else 'val/a_t_map')
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = _trainer(s, s['epochs'], tmp)
-        trainer.fit(module, dm.train_dataloader())
-        ev = evaluate_proda(module, test, seed=seed, grid=False,
+        res = fit_two_stage(
+            module, dm, make_trainer(os.path.join(tmp, 's1'), s['epochs'],
+                                     **kw),
+            lambda e: make_trainer(os.path.join(tmp, 's2'), e, **kw))
+        best1 = ProDAModule.load_from_checkpoint(res.stage1_ckpt,
+                                                 weights_only=True)
+        ev = evaluate_proda(best1, test, seed=seed, grid=False,
                             progress=False)
         out = dict(config=config, seed=seed, a_t1=100 * ev['a_t_map'],
                    a_m1=100 * ev['a_m_map'])
-        if s['stage2'] > 0 and config != 'encoder_only':
-            ckpt = os.path.join(tmp, 'stage1.ckpt')
-            trainer.save_checkpoint(ckpt)
-            stage2 = ProDAModule(dm.in_channels, dm.num_classes, dm.edge_dim,
-                                 stage=2, init_from=ckpt,
-                                 **{**kw, 'lr': s['lr'] / 2})
-            _trainer(s, s['stage2'], tmp).fit(stage2, dm.train_dataloader())
-            ev = evaluate_proda(stage2, test, seed=seed, grid=False,
+        if res.stage2_ckpt is not None:
+            ev = evaluate_proda(res.module, test, seed=seed, grid=False,
                                 progress=False)
             out.update(a_t2=100 * ev['a_t_map'], a_m2=100 * ev['a_m_map'])
-    if config == 'encoder_only':
+    if encoder_only:
         out['a_t1'] = None  # its a_t head was never trained
     out['time_s'] = time.time() - t0
     return out

@@ -27,6 +27,12 @@ from torch import Tensor
 
 UAP_MODES = ('complement', 'same')
 KINDS = ('plain', 'distractor')
+#: Every kind :meth:`ActionSpecSampler.enumerate` lists: the paper's two,
+#: and ``'one_distractor'`` (a single absent class, not padded: the
+#: authors' evaluation adds it, and it is the "wrong SAP" of one class).
+ALL_KINDS = KINDS + ('one_distractor', )
+#: The authors' evaluation rows (2L + 2 per video, design facts §11).
+PAPER_PROTOCOL_KINDS = ALL_KINDS
 
 
 class ActionSpec(NamedTuple):
@@ -76,19 +82,43 @@ def unspecified_prompt(sap: Tensor, mode: str = 'complement') -> Tensor:
 
 
 def random_prompt(num_videos: int, num_classes: int, length: int,
-                  seed: int, device: Optional[torch.device] = None) -> Tensor:
+                  seed: int, device: Optional[torch.device] = None,
+                  index: Optional[Tensor] = None) -> Tensor:
     r"""A ground-truth-free specification: :obj:`length` classes drawn
     uniformly per video from a generator seeded with :obj:`seed`. Used to
     read :math:`a_t` without revealing any label to the model (the
     label-free protocol), and to train the stage-2 classifiers under the
     prompts they are read with.
 
+    Args:
+        num_videos (int): Rows.
+        num_classes (int): Classes :math:`C`.
+        length (int): Classes per prompt.
+        seed (int): Seed of the draw.
+        device (torch.device, optional): Device of the result.
+        index (Tensor, optional): A video id per row ``[num_videos]``: row
+            ``i`` is then drawn from :obj:`seed` and ``index[i]`` alone, so
+            a video gets the same prompt whatever batch (or process) it
+            lands in. (default: :obj:`None`, one draw for all rows)
+
     Example:
         >>> random_prompt(2, 5, length=3, seed=0).sum(dim=1)
         tensor([3., 3.])
+        >>> a = random_prompt(2, 5, 3, seed=0, index=torch.tensor([7, 9]))
+        >>> torch.equal(a[1], random_prompt(1, 5, 3, 0,
+        ...                                 index=torch.tensor([9]))[0])
+        True
     """
-    gen = torch.Generator().manual_seed(seed)
-    scores = torch.rand(num_videos, num_classes, generator=gen)
+    if index is None:
+        gen = torch.Generator().manual_seed(seed)
+        scores = torch.rand(num_videos, num_classes, generator=gen)
+    else:
+        gen = torch.Generator()
+        scores = torch.stack([
+            torch.rand(num_classes,
+                       generator=gen.manual_seed(seed * 1_000_003 + int(i)))
+            for i in index.tolist()]) if num_videos else \
+            torch.zeros(0, num_classes)
     idx = scores.topk(min(length, num_classes), dim=-1).indices
     sap = torch.zeros(num_videos, num_classes).scatter_(1, idx, 1.0)
     return sap.to(device) if device is not None else sap
@@ -183,7 +213,8 @@ class ActionSpecSampler:
 
     def build(self, y: Tensor, num_specified: Tensor, distractor: Tensor,
               generator: Optional[torch.Generator] = None,
-              video: Optional[Tensor] = None) -> ActionSpec:
+              video: Optional[Tensor] = None,
+              length: Optional[Tensor] = None) -> ActionSpec:
         r"""Builds one specification per row of :obj:`y` with the given
         number of specified ground-truth actions and kind.
 
@@ -197,6 +228,9 @@ class ActionSpecSampler:
                 (default: :obj:`None`)
             video (torch.Tensor, optional): Stored as
                 :obj:`ActionSpec.video`. (default: :obj:`None`)
+            length (torch.Tensor, optional): Length :math:`K` per row ``[M]``
+                of the distractor-injected rows. (default: :obj:`None`, the
+                sampler's :obj:`length`)
 
         Raises:
             ValueError: If some :math:`i` is out of range for its row.
@@ -216,7 +250,8 @@ class ActionSpecSampler:
                 f"with {int(num_labels[row])} labels")
 
         member = _random_subset(gt, num_specified, generator)
-        num_distractors = (self.length - num_specified).clamp(min=0)
+        K = self.length if length is None else length.to(device)
+        num_distractors = (K - num_specified).clamp(min=0)
         num_distractors = torch.minimum(num_distractors,
                                         self.num_classes - num_labels)
         num_distractors = num_distractors * distractor.long()
@@ -255,6 +290,25 @@ class ActionSpecSampler:
         num_specified = torch.where(plain, choice + 1, choice - num_labels)
         return self.build(y, num_specified, ~plain, generator)
 
+    def enumerate_per_video(self, y: Tensor, index: Tensor, seed: int,
+                            kinds: Sequence[str] = KINDS) -> ActionSpec:
+        r""":meth:`enumerate` with the random members and distractors of
+        video ``b`` drawn from :obj:`seed` and ``index[b]`` alone, so that a
+        video gets the same rows whatever batch (or process) it lands in.
+
+        Args:
+            y (torch.Tensor): Multi-hot video labels ``[B, C]``.
+            index (torch.Tensor): A video id per row ``[B]``.
+            seed (int): Seed of the draws.
+            kinds (Sequence[str], optional): As :meth:`enumerate`.
+        """
+        parts = []
+        for b, i in enumerate(index.tolist()):
+            gen = torch.Generator().manual_seed(seed * 1_000_003 + int(i))
+            spec = self.enumerate(y[b:b + 1], kinds, generator=gen)
+            parts.append(spec._replace(video=torch.full_like(spec.video, b)))
+        return ActionSpec(*(torch.cat(f) for f in zip(*parts)))
+
     def enumerate(self, y: Tensor, kinds: Sequence[str] = KINDS,
                   generator: Optional[torch.Generator] = None,
                   max_labels: Optional[int] = None) -> ActionSpec:
@@ -268,8 +322,10 @@ class ActionSpecSampler:
         Args:
             y (torch.Tensor): Multi-hot video labels ``[B, C]``.
             kinds (Sequence[str], optional): Any of :obj:`"plain"`
-                (:math:`i = 1..L`) and :obj:`"distractor"`
-                (:math:`i = 0..L`). (default: :obj:`("plain",
+                (:math:`i = 1..L`), :obj:`"distractor"` (:math:`i = 0..L`)
+                and :obj:`"one_distractor"` (one row: a single absent
+                class). :data:`PAPER_PROTOCOL_KINDS` gives the authors'
+                :math:`2L + 2` rows. (default: :obj:`("plain",
                 "distractor")`)
             generator (torch.Generator, optional): Random source.
                 (default: :obj:`None`)
@@ -281,9 +337,9 @@ class ActionSpecSampler:
             ValueError: On an unknown kind.
         """
         for kind in kinds:
-            if kind not in KINDS:
+            if kind not in ALL_KINDS:
                 raise ValueError(f"Unknown specification kind '{kind}' "
-                                 f"(expected one of {KINDS})")
+                                 f"(expected one of {ALL_KINDS})")
         gt = self._labels(y)
         device = y.device
         num_labels = gt.sum(dim=1)  # [B]
@@ -292,25 +348,29 @@ class ActionSpecSampler:
             keep = num_labels <= max_labels
 
         # Per video and kind, rows i = start..L, laid out without loops.
-        counts, starts, flags = [], [], []
+        counts, starts, flags, lengths = [], [], [], []
         for kind in kinds:
             start = 1 if kind == 'plain' else 0
             cnt = (num_labels - start + 1).clamp(min=0)
             if kind == 'plain':
                 cnt = torch.where(num_labels > 0, cnt, 0)
+            elif kind == 'one_distractor':
+                cnt = torch.ones_like(num_labels)
             counts.append(cnt * keep.long())
             starts.append(start)
-            flags.append(kind == 'distractor')
+            flags.append(kind != 'plain')
+            lengths.append(1 if kind == 'one_distractor' else self.length)
         count = torch.stack(counts, dim=1)  # [B, num_kinds]
         start = torch.tensor(starts, device=device).expand_as(count)
         flag = torch.tensor(flags, device=device).expand_as(count)
+        length = torch.tensor(lengths, device=device).expand_as(count)
 
-        count, start, flag = count.reshape(-1), start.reshape(-1), \
-            flag.reshape(-1)
+        count, start, flag, length = (count.reshape(-1), start.reshape(-1),
+                                      flag.reshape(-1), length.reshape(-1))
         seg = torch.arange(count.numel(), device=device)
         seg = seg.repeat_interleave(count)  # [M]
         offset = torch.cumsum(count, dim=0) - count
         pos = torch.arange(seg.numel(), device=device) - offset[seg]
         video = seg // len(kinds)
         return self.build(y[video], start[seg] + pos, flag[seg], generator,
-                          video=video)
+                          video=video, length=length[seg])

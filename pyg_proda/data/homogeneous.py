@@ -30,8 +30,8 @@ class SSGView(Data):
     r"""The homogeneous view of one or several videos (see
     :func:`to_homogeneous` for its attributes). Node-level attributes are
     :data:`NODE_KEYS` and ``batch``; edge-level attributes start with
-    ``edge_``; graph-level ones are ``y``, ``num_frames``, ``video_id`` and
-    the per-frame ``frame_labels``."""
+    ``edge_``; graph-level ones are ``y``, ``num_frames``, ``video_id``,
+    ``video_index`` and the per-frame ``frame_labels``."""
     @property
     def num_graphs(self) -> int:
         r"""Number of videos."""
@@ -69,7 +69,8 @@ def to_homogeneous(data: HeteroData,
     :func:`edge_type_layout`), ``edge_frame``, ``edge_pair`` (the VGPNN
     edge pair of every edge, :func:`~pyg_proda.utils.edge_pair_index`),
     ``num_frames`` ``[B]``, ``y``, ``video_id`` and, when present,
-    ``frame_labels``. Any other edge-level attribute ``k`` of the edge
+    ``frame_labels`` and ``video_index`` (the videos' positions in their
+    dataset). Any other edge-level attribute ``k`` of the edge
     stores (e.g. per-pair targets) becomes ``edge_k``, zero for the edge
     types that lack it.
 
@@ -151,6 +152,9 @@ def to_homogeneous(data: HeteroData,
     out.y = data.y
     if 'frame_labels' in data:
         out.frame_labels = data.frame_labels
+    if 'video_index' in data:
+        out.video_index = torch.as_tensor(data.video_index,
+                                          device=device).view(-1).long()
     vid = data.video_id if 'video_id' in data else None
     if vid is not None:
         out.video_id = [vid] if isinstance(vid, str) else list(vid)
@@ -194,7 +198,8 @@ def _ptr(segment: Tensor, num_segments: int) -> Tensor:
 def select_videos(view: SSGView, index: Tensor) -> Tuple[SSGView, Tensor]:
     r"""The view of videos :obj:`index` of :obj:`view`, in that order and
     with repeats (e.g. one row per action specification): nodes, edges,
-    ``y``, ``num_frames``, ``frame_labels`` and ``video_id`` are gathered;
+    ``y``, ``num_frames``, ``frame_labels``, ``video_id`` and
+    ``video_index`` are gathered;
     tracks and edge pairs are renumbered so that repeated videos never
     share one. Other graph-level attributes are dropped.
 
@@ -259,6 +264,8 @@ def select_videos(view: SSGView, index: Tensor) -> Tuple[SSGView, Tensor]:
             torch.cat([view.num_frames.new_zeros(1),
                        torch.cumsum(view.num_frames, 0)]), index)
         out.frame_labels = view.frame_labels[frame_ids]
+    if 'video_index' in view:
+        out.video_index = view.video_index[index]
     if 'video_id' in view:
         out.video_id = [view.video_id[i] for i in index.tolist()]
     return out, node_map

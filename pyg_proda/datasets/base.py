@@ -46,6 +46,14 @@ class SSGInMemoryDataset(InMemoryDataset):
                                seed=seed)
         return sampler if transform is None else Compose([sampler, transform])
 
+    def get(self, idx: int) -> BaseData:
+        r"""Video :obj:`idx`, with its position in the dataset as the
+        graph attribute ``video_index`` (it names the video in evaluation,
+        e.g. to count each video once under distributed sampling)."""
+        data = super().get(idx)
+        data.video_index = int(idx)
+        return data
+
     @staticmethod
     def options_tag(options: Dict[str, Any]) -> str:
         r"""A short hash of every option that changes the processed graphs,

@@ -6,7 +6,7 @@ from typing import Dict, Optional, Tuple
 import torch
 from torch import Tensor
 
-from pyg_proda.metrics.charades_map import charades_map
+from pyg_proda.metrics.charades_map import average_precision, charades_map
 
 GridKey = Tuple[str, int]
 Grid = Dict[GridKey, Dict[str, float]]
@@ -34,10 +34,16 @@ def spec_grid_map(scores: Tensor, y_s: Tensor, num_labels: Tensor,
       (kind, :math:`n`) are pooled into one mAP (standard deviation 0).
 
     All-distractor rows (:math:`i = 0`, target "no action" only) would get
-    a trivial AP of 1, so they are scored separately, as in the authors'
-    code, by top-1 accuracy (:math:`\arg\max` of the scores equals the
-    "no action" index :math:`C`) under the key
-    :obj:`("all_distractor", n)`.
+    a trivial AP of 1 among themselves. The authors score them by top-1
+    accuracy (:math:`\arg\max` equals the "no action" index :math:`C`),
+    which a model that always ranks "no action" first passes at 100 %.
+    Here they are scored by the **"no action" AP**: over the
+    distractor-injected rows of (:math:`n`), :math:`i = 0..n`, the AP of
+    column :math:`C` with the :math:`i = 0` rows as positives, under the
+    key :obj:`("no_action", n)`. It asks whether :math:`\mathbf{a}_s` says
+    "no action" exactly when the prompt names nothing of the video; a model
+    blind to the prompt scores about the share of positives,
+    :math:`1 / (n + 1)`.
 
     Args:
         scores (torch.Tensor): :math:`\mathbf{a}_s` scores ``[M, C + 1]``.
@@ -55,7 +61,7 @@ def spec_grid_map(scores: Tensor, y_s: Tensor, num_labels: Tensor,
 
     Returns:
         A dictionary mapping :obj:`("plain" | "distractor" |
-        "all_distractor", n)` to :obj:`{"mean", "std", "num_subsets",
+        "no_action", n)` to :obj:`{"mean", "std", "num_subsets",
         "num_samples"}` (fractions).
 
     Example:
@@ -63,8 +69,8 @@ def spec_grid_map(scores: Tensor, y_s: Tensor, num_labels: Tensor,
         >>> scores = torch.tensor([[.9, .1, .2], [.2, .8, .1], [.1, .2, .7]])
         >>> grid = spec_grid_map(scores, y_s, torch.tensor([1, 1, 1]),
         ...                      torch.tensor([False, False, True]))
-        >>> grid[('plain', 1)]['mean'], grid[('all_distractor', 1)]['mean']
-        (1.0, 1.0)
+        >>> grid[('plain', 1)]['mean'], ('no_action', 1) in grid
+        (1.0, False)
 
     Raises:
         ValueError: On mismatching shapes.
@@ -111,11 +117,13 @@ def spec_grid_map(scores: Tensor, y_s: Tensor, num_labels: Tensor,
                     'num_samples': int(spec_rows.sum()),
                 }
             empty = rows & (num_specified == 0)
-            if flag and bool(empty.any()):
-                idx = empty.nonzero().view(-1).to(scores.device)
-                top1 = scores[idx].argmax(dim=1) == num_classes
-                grid[('all_distractor', n)] = {
-                    'mean': float(top1.double().mean()),
+            if flag and bool(empty.any()) and bool(spec_rows.any()):
+                idx = rows.nonzero().view(-1).to(scores.device)
+                ap = average_precision(
+                    scores[idx, num_classes:],
+                    empty[rows].view(-1, 1).to(scores.device).float(), mode)
+                grid[('no_action', n)] = {
+                    'mean': float(ap[0]),
                     'std': 0.0,
                     'num_subsets': 1,
                     'num_samples': int(idx.numel()),
@@ -154,7 +162,7 @@ def format_spec_grid(grid: Grid) -> str:
           n  plain
           1  100.00 ± 0.00
     """
-    kinds = [k for k in ('plain', 'distractor', 'all_distractor')
+    kinds = [k for k in ('plain', 'distractor', 'no_action')
              if any(key[0] == k for key in grid)]
     counts = sorted({n for _, n in grid})
     lines = ['  n  ' + ''.join(f'{k:<18}' for k in kinds).rstrip()]

@@ -25,14 +25,19 @@ class BagOfFrames(nn.Module):
         hidden_channels (int): Hidden size. (default: :obj:`128`)
         num_node_classes (int): Object vocabulary size. (default: :obj:`36`)
         dropout (float): Dropout. (default: :obj:`0.1`)
+        max_frames (int): Frames per video. (default: :obj:`16`)
 
     Example:
         >>> model = BagOfFrames(41, 10, 26, hidden_channels=16)
     """
     def __init__(self, in_channels: int, num_classes: int, edge_dim: int,
                  hidden_channels: int = 128, num_node_classes: int = 36,
-                 dropout: float = 0.1):
+                 dropout: float = 0.1, max_frames: int = 16):
         super().__init__()
+        #: The constructor arguments, to rebuild the model from a checkpoint.
+        self.config = {k: v for k, v in locals().items()
+                       if k not in ('self', '__class__')}
+        self.max_frames = max_frames
         H = hidden_channels
         self.node = nn.Sequential(nn.Linear(in_channels + 4, H), nn.GELU(),
                                   nn.Linear(H, H))
@@ -48,7 +53,10 @@ class BagOfFrames(nn.Module):
         # Same low prior as ProDA's classifiers.
         nn.init.constant_(self.head[-1].bias, -2.0)
 
-    def forward(self, view: Data, max_frames: int = 16) -> Tensor:
+    def forward(self, view: Data) -> Tensor:
+        r"""Class logits ``[B, C]`` of the videos of :obj:`view` (an
+        :class:`~pyg_proda.data.SSGView`)."""
+        max_frames = self.max_frames
         B = view.num_frames.numel()
         h = self.node(torch.cat([view.x, view.box], dim=-1))
         h = h + self.cls_emb(view.cls) + self.type_emb(view.node_type)

@@ -7,7 +7,11 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
-from pyg_proda.data.homogeneous import SSGView, select_videos
+from pyg_proda.data.homogeneous import (
+    SSGView,
+    check_max_frames,
+    select_videos,
+)
 from pyg_proda.nn import (
     DynamicPrompt,
     SimplePrompt,
@@ -253,7 +257,14 @@ class ProDA(nn.Module):
         return {'head_t': self.head_t, 'head_m': self.head_m}
 
     def encode(self, view: SSGView) -> Tensor:
-        r"""Embeds and encodes the nodes of :obj:`view` into :math:`F_o`."""
+        r"""Embeds and encodes the nodes of :obj:`view` into :math:`F_o`.
+
+        Raises:
+            ValueError: naming a video with more than :obj:`max_frames`
+                frames (checked outside :func:`torch.compile`).
+        """
+        if not torch.compiler.is_compiling():
+            check_max_frames(view, self.max_frames)
         N = view.x.size(0)
         src, dst = view.edge_index
         # [N, 2 * edge_dim]: multi-hot relations of each node's frame, split

@@ -1,77 +1,93 @@
 r"""Lightning modules: two-stage ProDA training and the bag-of-frames
-baseline."""
+baseline. The models are injected (``ProDAModule(ProDA(...), lr=...)``);
+the recipe that runs both stages is :func:`~pyg_proda.training.fit_two_stage`.
+"""
+import inspect
 import math
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence, Union
 
 import lightning as L
 import torch
-import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
-from pyg_proda.data.action_spec import ActionSpecSampler
-from pyg_proda.data.homogeneous import to_homogeneous
-from pyg_proda.metrics import charades_map
+from pyg_proda.data.action_spec import (
+    PAPER_PROTOCOL_KINDS,
+    ActionSpecSampler,
+    random_prompt,
+    unspecified_prompt,
+)
+from pyg_proda.data.homogeneous import SSGView
+from pyg_proda.metrics import CharadesMAP
 from pyg_proda.models import BagOfFrames, ProDA
+from pyg_proda.models.proda import ProDAOutput
 from pyg_proda.nn.ad_loss import MarginSchedule, ProDALoss
 from pyg_proda.training.schedule import decay_groups, warmup_linear
 
-
-def random_prompt(num_videos: int, num_classes: int, length: int,
-                  seed: int, device: torch.device) -> Tensor:
-    r"""A ground-truth-free specification: :obj:`length` classes drawn
-    uniformly per video (seeded). Used to read :math:`a_t` at evaluation
-    time without revealing any label to the model."""
-    gen = torch.Generator().manual_seed(seed)
-    scores = torch.rand(num_videos, num_classes, generator=gen)
-    idx = scores.topk(min(length, num_classes), dim=-1).indices
-    sap = torch.zeros(num_videos, num_classes).scatter_(1, idx, 1.0)
-    return sap.to(device)
+#: Evaluation protocols of :math:`a_t` (see :class:`ProDAModule`).
+PROTOCOLS = ('label-free', 'paper')
+# Rows of one video in the paper protocol are told apart in the metric's
+# index as video * _ROWS + row (2L + 2 <= 34 rows for L <= 16).
+_ROWS = 1024
 
 
-class _EvalMixin:
-    r"""Collects sigmoid scores during validation/test and logs the video
-    mAP (Charades definition, :func:`pyg_proda.metrics.charades_map`)."""
-    def _reset_eval(self) -> None:
-        self._scores: Dict[str, list] = {}
-        self._labels: list = []
-
-    def _collect(self, scores: Dict[str, Tensor], y: Tensor) -> None:
-        for k, v in scores.items():
-            self._scores.setdefault(k, []).append(v.detach().float().cpu())
-        self._labels.append(y.detach().float().cpu())
-
-    def _log_eval(self, prefix: str) -> None:
-        if not self._labels:
-            return
-        labels = torch.cat(self._labels)
-        labels = self._gather(labels)
-        for name, parts in self._scores.items():
-            scores = self._gather(torch.cat(parts))
-            value = float(charades_map(scores, labels)[0]) * 100
-            self.log(f'{prefix}/{name}_map', value, prog_bar=True,
-                     rank_zero_only=True, sync_dist=False)
-        self._reset_eval()
-
-    def _gather(self, t: Tensor) -> Tensor:
-        if self._trainer is None or self.trainer.world_size == 1:
-            return t
-        out = self.all_gather(t.to(self.device))  # [world, n, C]
-        return out.reshape(-1, t.size(-1)).cpu()
+def _model_from(model: Optional[nn.Module], config: Optional[Dict],
+                cls: type) -> nn.Module:
+    if model is not None:
+        return model
+    if config is None:
+        raise ValueError(f"Pass the {cls.__name__} model (or its "
+                         f"'model_config' when loading a checkpoint)")
+    return cls(**config)
 
 
-class ProDAModule(_EvalMixin, L.LightningModule):
-    r"""Trains :class:`~pyg_proda.models.ProDA` in two stages.
+class _VideoMetrics:
+    r"""Video-level mAP of every evaluated head through
+    :class:`~pyg_proda.metrics.CharadesMAP`, synchronised across processes
+    with every video counted once."""
+    def _init_metrics(self, names: Dict[str, Sequence[str]]) -> None:
+        self.metrics = nn.ModuleDict({
+            f'{split}_{name}': CharadesMAP()
+            for split, heads in names.items() for name in heads})
+
+    def _update(self, split: str, name: str, scores: Tensor, labels: Tensor,
+                index: Optional[Tensor]) -> None:
+        self.metrics[f'{split}_{name}'].update(scores.float(), labels, index)
+
+    def _log_metrics(self, split: str) -> None:
+        for key, metric in self.metrics.items():
+            if not key.startswith(f'{split}_') or not metric.update_called:
+                continue
+            name = key[len(split) + 1:]
+            self.log(f'{split}/{name}_map', float(metric.compute()) * 100,
+                     prog_bar=name == 'a_t' or name == 'baseline')
+            metric.reset()
+
+
+class ProDAModule(_VideoMetrics, L.LightningModule):
+    r"""Trains :class:`~pyg_proda.models.ProDA` (one stage; the two-stage
+    recipe is :func:`~pyg_proda.training.fit_two_stage`).
 
     **Stage 1** trains everything end to end with BCE on :math:`a_s`,
-    :math:`a_u` (over :math:`C + 1` classes) and :math:`a_t`, the
-    decorrelation loss between the branches and the reconstruction loss
-    (paper Eq. 5-8), one online-sampled action specification per video and
-    step (:class:`~pyg_proda.data.ActionSpecSampler`). The :math:`a_m` head
-    is a probe on the detached encoder features, trained with BCE but never
-    shaping the encoder. **Stage 2** (``stage=2, init_from=CKPT``) loads the
+    :math:`a_u` (over :math:`C + 1` classes), :math:`a_t` and :math:`a_m`,
+    the decorrelation loss between the branches and the reconstruction loss
+    (paper Eq. 5-8, :class:`~pyg_proda.nn.ProDALoss`), under action
+    specifications drawn online (:class:`~pyg_proda.data.ActionSpecSampler`):
+    one per video and step, or all :math:`2L + 1` of every video
+    (:obj:`specs_per_video="all"`, the paper's count, with the encoder run
+    once per video). **Stage 2** (``stage=2, init_from=CKPT``) loads the
     best stage-1 weights, freezes everything but the :math:`a_t` and
     :math:`a_m` classifiers, re-initialises those and trains them with BCE
     only.
+
+    Evaluation (validation and test) reads :math:`a_t` under the
+    **label-free** protocol: a prompt of :obj:`spec_length` classes drawn
+    from the video's index alone, so no label reaches the model (the
+    headline, logged as ``{val,test}/a_t_map``). With ``'paper'`` in
+    :obj:`test_protocols`, the test also reads :math:`a_t` under the
+    authors' protocol: the :math:`2L + 2` prompts built from each video's
+    ground truth (design facts §11), one row each, mAP over the rows
+    (``test/a_t_paper_protocol_map``). Every video counts once, also under
+    DDP.
 
     Every step's randomness (specification sampling, dropout) is derived
     from ``(seed, global_step, rank)``, and shuffling from ``(seed,
@@ -79,9 +95,12 @@ class ProDAModule(_EvalMixin, L.LightningModule):
     uninterrupted one.
 
     Args:
-        in_channels, num_classes, edge_dim: Data shapes (linked from the
-            data module by the CLI).
-        hidden_channels ... norm: See :class:`~pyg_proda.models.ProDA`.
+        model (ProDA, optional): The model. (default: :obj:`None`, built
+            from :obj:`model_config`)
+        model_config (dict, optional): :attr:`ProDA.config` of the model,
+            stored in the checkpoint so that
+            :meth:`~lightning.pytorch.LightningModule.load_from_checkpoint`
+            rebuilds it.
         stage (int): 1 or 2. (default: :obj:`1`)
         init_from (str, optional): Stage-1 checkpoint for stage 2.
         lr (float): Peak AdamW learning rate. (default: :obj:`2e-4`)
@@ -90,8 +109,8 @@ class ProDAModule(_EvalMixin, L.LightningModule):
         warmup_ratio (float): Fraction of the steps used for warm-up.
             (default: :obj:`0.1`)
         lambda_s, lambda_u, lambda_t, lambda_m, lambda_dis, lambda_rec
-            (float): Loss weights (:math:`\lambda_1..\lambda_4` of the
-            paper, plus the probe). (default: :obj:`1.0`)
+            (float): Loss weights (:math:`\lambda` of Eq. 8, plus
+            :math:`a_m`). (default: :obj:`1.0`)
         use_dis, use_rec (bool): Switch the AD terms. (default: :obj:`True`)
         use_margins (bool): Margins on (scheduled) or off (margin 0).
             (default: :obj:`True`)
@@ -100,37 +119,40 @@ class ProDAModule(_EvalMixin, L.LightningModule):
             (default: :obj:`0.7`, :obj:`0.2`, the authors' schedule)
         margin_rec_start, margin_rec_end (float, optional): A separate
             schedule for the reconstruction margin (SportsHHI: 0.3).
-        spec_length (int): Length ``K`` of distractor-injected
-            specifications. (default: :obj:`16`)
+        spec_length (int): Length ``K`` of distractor-injected and
+            label-free prompts. (default: :obj:`16`)
         uap (str): ``'complement'`` (paper) or ``'same'`` (authors' stage-1
-            code). (default: :obj:`'complement'`)
+            code), see :func:`~pyg_proda.data.unspecified_prompt`.
+            (default: :obj:`'complement'`)
+        specs_per_video (int or str): Specifications per video and step in
+            stage 1: ``1``, or ``'all'`` for all :math:`2L + 1` of them.
+            (default: :obj:`1`)
+        stage2_epochs (int): Epochs of stage 2 in the two-stage recipe.
+            (default: :obj:`0`)
+        stage2_lr (float): Learning rate of stage 2. (default: :obj:`1e-4`)
         stage2_prompt (str): Prompts of stage 2: ``'random'`` trains the
-            classifiers with the ground-truth-free prompts they are read with
-            at evaluation (:func:`random_prompt`); ``'spec'`` keeps the
-            stage-1 specifications, which name ground-truth actions and let a
-            classifier learn to trust the prompt. (default: :obj:`'random'`)
+            classifiers with the label-free prompts they are read with
+            at evaluation; ``'spec'`` keeps the stage-1 specifications,
+            which name ground-truth actions and let a classifier learn to
+            trust the prompt. (default: :obj:`'random'`)
+        sync_norm (bool, optional): Synchronise VGNorm's training mean over
+            the processes (:obj:`None`: on exactly when training runs on
+            several processes). (default: :obj:`None`)
+        test_protocols (Sequence[str]): Protocols of :math:`a_t` at test,
+            any of :data:`PROTOCOLS`. (default: :obj:`('label-free',)`)
         seed (int): Seed of the per-step randomness. (default: :obj:`0`)
+
+    Example:
+        >>> from pyg_proda.models import ProDA
+        >>> module = ProDAModule(ProDA(41, 38, 26, hidden_channels=16,
+        ...                           heads=2, num_layers=1), lr=3e-3)
+        >>> module.loss_fn.terms
+        ('cls_s', 'cls_u', 'cls_t', 'cls_m', 'dis', 'rec')
     """
     def __init__(
         self,
-        in_channels: int,
-        num_classes: int,
-        edge_dim: int,
-        hidden_channels: int = 768,
-        heads: int = 12,
-        num_encoder_layers: int = 1,
-        num_layers: int = 3,
-        num_temporal_layers: int = 2,
-        num_prompts: int = 10,
-        num_node_classes: int = 36,
-        max_frames: int = 16,
-        dropout: float = 0.1,
-        prompt: str = 'dynamic',
-        norm: str = 'vgnorm',
-        attention_impl: str = 'sdpa',
-        detach_probe: bool = True,
-        residual: bool = True,
-        relative_time: bool = True,
+        model: Optional[ProDA] = None,
+        model_config: Optional[Dict[str, Any]] = None,
         stage: int = 1,
         init_from: Optional[str] = None,
         lr: float = 2e-4,
@@ -151,7 +173,12 @@ class ProDAModule(_EvalMixin, L.LightningModule):
         margin_rec_end: Optional[float] = None,
         spec_length: int = 16,
         uap: str = 'complement',
+        specs_per_video: Union[int, str] = 1,
+        stage2_epochs: int = 0,
+        stage2_lr: float = 1e-4,
         stage2_prompt: str = 'random',
+        sync_norm: Optional[bool] = None,
+        test_protocols: Sequence[str] = ('label-free', ),
         seed: int = 0,
     ):
         super().__init__()
@@ -163,38 +190,47 @@ class ProDAModule(_EvalMixin, L.LightningModule):
         if stage == 2 and init_from is None:
             raise ValueError("Stage 2 needs 'init_from', the stage-1 "
                              "checkpoint to start from")
-        self.save_hyperparameters()
-        self.model = ProDA(in_channels, num_classes, edge_dim,
-                           hidden_channels=hidden_channels, heads=heads,
-                           num_encoder_layers=num_encoder_layers,
-                           num_layers=num_layers,
-                           num_temporal_layers=num_temporal_layers,
-                           num_prompts=num_prompts,
-                           num_node_classes=num_node_classes,
-                           max_frames=max_frames, dropout=dropout,
-                           prompt=prompt, norm=norm,
-                           attention_impl=attention_impl,
-                           detach_probe=detach_probe, residual=residual,
-                           relative_time=relative_time)
+        if specs_per_video != 'all' and not (isinstance(specs_per_video, int)
+                                             and specs_per_video == 1):
+            raise ValueError(f"'specs_per_video' must be 1 or 'all', got "
+                             f"{specs_per_video!r}")
+        for p in test_protocols:
+            if p not in PROTOCOLS:
+                raise ValueError(f"Unknown protocol '{p}' (expected any of "
+                                 f"{PROTOCOLS})")
+        self.model = _model_from(model, model_config, ProDA)
+        self.save_hyperparameters(ignore=['model'])
+        self.hparams['model_config'] = dict(self.model.config)
+        self.hparams['test_protocols'] = list(test_protocols)
+        num_classes = self.model.num_classes
         self.sampler = ActionSpecSampler(num_classes, length=spec_length,
                                          uap=uap)
-        terms = ['cls_s', 'cls_u', 'cls_t'] if stage == 1 else ['cls_t']
-        terms += ['dis'] * (stage == 1 and use_dis)
-        terms += ['rec'] * (stage == 1 and use_rec)
+        if stage == 1:
+            terms = ['cls_s', 'cls_u', 'cls_t', 'cls_m']
+            terms += ['dis'] * use_dis + ['rec'] * use_rec
+        else:
+            terms = ['cls_t', 'cls_m']
         self.loss_fn = ProDALoss(
             lambda_s=lambda_s, lambda_u=lambda_u, lambda_t=lambda_t,
-            lambda_dis=lambda_dis, lambda_rec=lambda_rec,
+            lambda_m=lambda_m, lambda_dis=lambda_dis, lambda_rec=lambda_rec,
             margin_dis=MarginSchedule(margin_start, margin_end,
                                       enabled=use_margins),
-            margin_rec=MarginSchedule(margin_rec_start if margin_rec_start
-                                      is not None else margin_start,
-                                      margin_rec_end if margin_rec_end
-                                      is not None else margin_end,
-                                      enabled=use_margins),
+            margin_rec=MarginSchedule(
+                margin_start if margin_rec_start is None else
+                margin_rec_start, margin_end if margin_rec_end is None else
+                margin_rec_end, enabled=use_margins),
             terms=terms)
+        heads = ['a_t', 'a_m']
+        self._init_metrics({'val': heads, 'test': heads + [
+            'a_t_paper_protocol']})
+        #: Running count of the training steps in which each AD term was
+        #: active (some video above its margin) and of the share of videos
+        #: above it, since this module was built.
+        self.ad_activity: Dict[str, Dict[str, float]] = {
+            t: {'steps': 0, 'active_steps': 0, 'video_share': 0.0}
+            for t in ('dis', 'rec')}
         if stage == 2:
             self._init_stage2(init_from)
-        self._reset_eval()
 
     # --- stage 2 ---------------------------------------------------------
     def _init_stage2(self, path: str) -> None:
@@ -224,6 +260,12 @@ class ProDAModule(_EvalMixin, L.LightningModule):
         # frozen parts in eval mode.
         self.train()
 
+    def setup(self, stage: str) -> None:
+        sync = self.hparams.sync_norm
+        if sync is None:
+            sync = self._trainer is not None and self.trainer.world_size > 1
+        self.model.set_sync_norm(bool(sync))
+
     # --- steps -----------------------------------------------------------
     def _step_seed(self) -> int:
         rank = self.global_rank if self._trainer is not None else 0
@@ -233,75 +275,122 @@ class ProDAModule(_EvalMixin, L.LightningModule):
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         torch.manual_seed(self._step_seed())
 
-    def compute_losses(self, view, spec, out) -> Dict[str, Tensor]:
-        r"""The weighted ProDA objective (:class:`~pyg_proda.nn.ProDALoss`)
-        plus the BCE of the :math:`a_m` probe."""
+    def _uap(self, sap: Tensor) -> Tensor:
+        return unspecified_prompt(sap, self.hparams.uap)
+
+    def compute_losses(self, out: ProDAOutput, spec) -> Dict[str, Tensor]:
+        r"""The weighted objective (:class:`~pyg_proda.nn.ProDALoss`) on
+        the rows of :obj:`out` (their targets in :attr:`ProDAOutput.view`)."""
         epochs = self.trainer.max_epochs if self._trainer is not None else 1
         for m in (self.loss_fn.margin_dis, self.loss_fn.margin_rec):
             m.total_epochs = max(1, epochs or 1)
-        terms = self.loss_fn(
+        view = out.view
+        return self.loss_fn(
             a_s=out.a_s, y_s=None if spec is None else spec.y_s,
             a_u=out.a_u, y_u=None if spec is None else spec.y_u,
-            a_t=out.a_t, y=view.y, f_s=out.f_s, f_u=out.f_u, f_o=out.f_o,
-            f_r=out.f_r, batch=view.batch, batch_size=view.num_graphs,
-            epoch=self.current_epoch + 1)
-        terms['cls_m'] = F.binary_cross_entropy_with_logits(out.a_m, view.y)
-        terms['loss'] = terms['loss'] + self.hparams.lambda_m * terms['cls_m']
-        return terms
+            a_t=out.a_t, y=view.y, a_m=out.a_m, f_s=out.f_s, f_u=out.f_u,
+            f_o=out.f_o, f_r=out.f_r, batch=view.batch,
+            batch_size=view.num_graphs, epoch=self.current_epoch + 1)
 
-    def training_step(self, batch, batch_idx: int) -> Tensor:
-        view = to_homogeneous(batch)
+    def training_step(self, view: SSGView, batch_idx: int) -> Tensor:
+        video = None
         if self.hparams.stage == 2 and self.hparams.stage2_prompt == 'random':
             # The classifiers are trained under the prompts they are read
             # with at inference: ground-truth-free ones.
             B, C = view.y.shape
             sap = random_prompt(B, C, self.hparams.spec_length,
                                 self._step_seed(), self.device)
-            uap = 1 - sap if self.hparams.uap == 'complement' else sap
             spec = None
         else:
             gen = torch.Generator().manual_seed(self._step_seed())
-            spec = self.sampler.sample(view.y.cpu(), generator=gen)
+            y = view.y.cpu()
+            if self.hparams.specs_per_video == 'all':
+                spec = self.sampler.enumerate(y, generator=gen)
+                video = spec.video.to(self.device)
+            else:
+                spec = self.sampler.sample(y, generator=gen)
             spec = spec._replace(**{k: v.to(self.device)
                                     for k, v in spec._asdict().items()
                                     if v is not None})
-            sap, uap = spec.sap, spec.uap
-        out = self.model(view, sap, uap)
-        terms = self.compute_losses(view, spec, out)
-        B = view.num_graphs
+            sap = spec.sap
+        out = self.model(view, sap, self._uap(sap), video=video)
+        terms = self.compute_losses(out, spec)
+        B = out.view.num_graphs
         for k, v in terms.items():
             self.log(f'train/{k}', v, batch_size=B, prog_bar=k == 'loss')
+        for k, v in self.loss_fn.stats.items():
+            self.log(f'train/{k}', v, batch_size=B)
+        for term in ('dis', 'rec'):
+            if term in terms:
+                act = self.ad_activity[term]
+                act['steps'] += 1
+                act['active_steps'] += int(float(terms[term].detach()) > 0)
+                act['video_share'] += float(self.loss_fn.stats[
+                    f'{term}_active'])
         return terms['loss']
 
-    def eval_forward(self, batch, batch_idx: int):
-        r"""Forward pass with a ground-truth-free prompt
-        (:func:`random_prompt`, seeded by the batch index)."""
-        view = to_homogeneous(batch)
+    def label_free_prompt(self, view: SSGView) -> Tensor:
+        r"""The label-free prompt of every video of :obj:`view`: drawn from
+        the video's index (``video_index``, or its position in the batch)
+        and the seed, never from its labels."""
         B, C = view.y.shape
-        sap = random_prompt(B, C, self.hparams.spec_length,
-                            self.hparams.seed + batch_idx, self.device)
-        uap = 1 - sap if self.hparams.uap == 'complement' else sap
-        return view, self.model(view, sap, uap)
+        index = view.video_index if 'video_index' in view else \
+            torch.arange(B)
+        return random_prompt(B, C, self.hparams.spec_length,
+                             self.hparams.seed, self.device, index=index)
 
-    def validation_step(self, batch, batch_idx: int) -> None:
-        view, out = self.eval_forward(batch, batch_idx)
-        self._collect({'a_t': out.a_t.sigmoid(), 'a_m': out.a_m.sigmoid()},
-                      view.y)
+    def eval_forward(self, view: SSGView) -> ProDAOutput:
+        r"""Forward pass under the label-free protocol."""
+        sap = self.label_free_prompt(view)
+        return self.model(view, sap, self._uap(sap))
+
+    def paper_protocol_forward(self, view: SSGView):
+        r"""Forward pass under the authors' protocol: the :math:`2L + 2`
+        ground-truth-based prompts of every video
+        (:data:`~pyg_proda.data.action_spec.PAPER_PROTOCOL_KINDS`, their
+        random members and distractors drawn from the video's index), one
+        row each; returns the output and the specification rows."""
+        index = view.video_index if 'video_index' in view else \
+            torch.arange(view.num_graphs)
+        spec = self.sampler.enumerate_per_video(
+            view.y.cpu(), index.cpu(), self.hparams.seed,
+            PAPER_PROTOCOL_KINDS)
+        sap = spec.sap.to(self.device)
+        out = self.model(view, sap, self._uap(sap),
+                         video=spec.video.to(self.device))
+        return out, spec
+
+    def _eval_step(self, view: SSGView, batch_idx: int, split: str) -> None:
+        out = self.eval_forward(view)
+        index = view.video_index if 'video_index' in view else None
+        self._update(split, 'a_t', out.a_t.sigmoid(), view.y, index)
+        self._update(split, 'a_m', out.a_m.sigmoid(), view.y, index)
+        if split == 'test' and 'paper' in self.hparams.test_protocols:
+            o, spec = self.paper_protocol_forward(view)
+            rows = None
+            if index is not None:
+                video = spec.video.to(index.device)
+                first = torch.searchsorted(video, video, right=False)
+                rank = torch.arange(video.numel(), device=video.device) - first
+                rows = index[video] * _ROWS + rank
+            self._update(split, 'a_t_paper_protocol', o.a_t.sigmoid(),
+                         o.view.y, rows)
+
+    def validation_step(self, view: SSGView, batch_idx: int) -> None:
+        self._eval_step(view, batch_idx, 'val')
 
     def on_validation_epoch_end(self) -> None:
-        self._log_eval('val')
+        self._log_metrics('val')
 
-    def test_step(self, batch, batch_idx: int) -> None:
-        view, out = self.eval_forward(batch, batch_idx)
-        self._collect({'a_t': out.a_t.sigmoid(), 'a_m': out.a_m.sigmoid()},
-                      view.y)
+    def test_step(self, view: SSGView, batch_idx: int) -> None:
+        self._eval_step(view, batch_idx, 'test')
 
     def on_test_epoch_end(self) -> None:
-        self._log_eval('test')
+        self._log_metrics('test')
 
-    def predict_step(self, batch, batch_idx: int) -> Dict[str, Any]:
-        view, out = self.eval_forward(batch, batch_idx)
-        return {'video_id': batch.video_id, 'a_t': out.a_t.sigmoid(),
+    def predict_step(self, view: SSGView, batch_idx: int) -> Dict[str, Any]:
+        out = self.eval_forward(view)
+        return {'video_id': view.video_id, 'a_t': out.a_t.sigmoid(),
                 'a_m': out.a_m.sigmoid(), 'frame_weights_t':
                 out.frame_weights['t']}
 
@@ -316,45 +405,67 @@ class ProDAModule(_EvalMixin, L.LightningModule):
         return {'optimizer': opt,
                 'lr_scheduler': {'scheduler': sched, 'interval': 'step'}}
 
+    def stage2_module(self, init_from: str) -> 'ProDAModule':
+        r"""The stage-2 module of this stage-1 run: the same model and
+        settings, started from checkpoint :obj:`init_from`, at
+        :obj:`stage2_lr`."""
+        names = inspect.signature(ProDAModule.__init__).parameters
+        hp = {k: v for k, v in self.hparams.items()
+              if k in names and k not in ('model', 'model_config')}
+        hp.update(stage=2, init_from=init_from, lr=hp['stage2_lr'])
+        return ProDAModule(model_config=self.hparams.model_config, **hp)
 
-class BagOfFramesModule(_EvalMixin, L.LightningModule):
+
+class BagOfFramesModule(_VideoMetrics, L.LightningModule):
     r"""Trains the non-temporal :class:`~pyg_proda.models.BagOfFrames`
-    baseline with BCE, AdamW and the same schedule as ProDA."""
-    def __init__(self, in_channels: int, num_classes: int, edge_dim: int,
-                 hidden_channels: int = 128, num_node_classes: int = 36,
-                 max_frames: int = 16, dropout: float = 0.1,
+    baseline with BCE, AdamW and the same schedule as ProDA.
+
+    Args:
+        model (BagOfFrames, optional): The model. (default: :obj:`None`,
+            built from :obj:`model_config`)
+        model_config (dict, optional): :attr:`BagOfFrames.config`.
+        lr, weight_decay, warmup_ratio (float): As
+            :class:`ProDAModule`. (default: :obj:`1e-3`, :obj:`1e-3`,
+            :obj:`0.1`)
+        seed (int): Seed of the per-step randomness. (default: :obj:`0`)
+    """
+    def __init__(self, model: Optional[BagOfFrames] = None,
+                 model_config: Optional[Dict[str, Any]] = None,
                  lr: float = 1e-3, weight_decay: float = 1e-3,
                  warmup_ratio: float = 0.1, seed: int = 0):
         super().__init__()
-        self.save_hyperparameters()
-        self.model = BagOfFrames(in_channels, num_classes, edge_dim,
-                                 hidden_channels, num_node_classes, dropout)
-        self._reset_eval()
+        self.model = _model_from(model, model_config, BagOfFrames)
+        self.save_hyperparameters(ignore=['model'])
+        self.hparams['model_config'] = dict(self.model.config)
+        self._init_metrics({'val': ['baseline'], 'test': ['baseline']})
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         torch.manual_seed(self.hparams.seed * 1_000_003 + self.global_step)
 
-    def forward(self, batch) -> Tensor:
-        view = to_homogeneous(batch)
-        return self.model(view, self.hparams.max_frames), view.y
+    def forward(self, view: SSGView) -> Tensor:
+        return self.model(view)
 
-    def training_step(self, batch, batch_idx: int) -> Tensor:
-        logits, y = self(batch)
-        loss = F.binary_cross_entropy_with_logits(logits, y)
-        self.log('train/loss', loss, batch_size=y.size(0), prog_bar=True)
+    def training_step(self, view: SSGView, batch_idx: int) -> Tensor:
+        logits = self(view)
+        loss = nn.functional.binary_cross_entropy_with_logits(logits, view.y)
+        self.log('train/loss', loss, batch_size=view.num_graphs,
+                 prog_bar=True)
         return loss
 
-    def validation_step(self, batch, batch_idx: int) -> None:
-        logits, y = self(batch)
-        self._collect({'baseline': logits.sigmoid()}, y)
+    def _eval_step(self, view: SSGView, split: str) -> None:
+        index = view.video_index if 'video_index' in view else None
+        self._update(split, 'baseline', self(view).sigmoid(), view.y, index)
+
+    def validation_step(self, view: SSGView, batch_idx: int) -> None:
+        self._eval_step(view, 'val')
 
     def on_validation_epoch_end(self) -> None:
-        self._log_eval('val')
+        self._log_metrics('val')
 
-    def test_step(self, batch, batch_idx: int) -> None:
-        self.validation_step(batch, batch_idx)
+    def test_step(self, view: SSGView, batch_idx: int) -> None:
+        self._eval_step(view, 'test')
 
     def on_test_epoch_end(self) -> None:
-        self._log_eval('test')
+        self._log_metrics('test')
 
     configure_optimizers = ProDAModule.configure_optimizers

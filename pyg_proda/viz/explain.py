@@ -26,9 +26,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
-from torch_geometric.data import Batch
 
-from pyg_proda.data.homogeneous import to_homogeneous
+from pyg_proda.data.homogeneous import SSGCollater
 from pyg_proda.data.vocab import AG_OBJECT_CLASSES, AG_RELATION_CLASSES
 from pyg_proda.metrics import normalize_frame_weights
 from pyg_proda.viz.plots import (
@@ -80,12 +79,6 @@ def parse_spec(spec: str, class_names: Sequence[str],
     return out
 
 
-def _prompts(module, sap: Tensor) -> Tuple[Tensor, Tensor]:
-    uap = 1 - sap if module.hparams.get('uap', 'complement') == 'complement' \
-        else sap
-    return sap, uap
-
-
 def class_names_of(dataset, num_classes: int) -> List[str]:
     r"""The dataset's action names, or ``c000``, ``c001``, ..."""
     names = getattr(dataset, 'action_names', None)
@@ -122,12 +115,12 @@ def graph_features(module, dataset, num_videos: int,
     feats, labels = [], []
     for start in range(0, len(pairs), batch_size):
         chunk = pairs[start:start + batch_size]
-        batch = Batch.from_data_list([dataset[i] for i, _ in chunk])
-        batch = batch.to(module.device)
+        view = SSGCollater()([dataset[i] for i, _ in chunk])
+        view = view.to(module.device)
         cls = torch.tensor([c for _, c in chunk], device=module.device)
         sap = torch.zeros(len(chunk), C, device=module.device)
         sap[torch.arange(len(chunk)), cls] = 1.0
-        out = model(to_homogeneous(batch), *_prompts(module, sap))
+        out = model(view, sap, module._uap(sap))
         feats.append(out.g_s.cpu())
         labels.append(cls.cpu())
     return torch.cat(feats), torch.cat(labels)
@@ -187,11 +180,10 @@ def explain(module, dataset, video: int, spec: Sequence[int], out_dir: str,
     C = model.num_classes
     names = class_names_of(dataset, C)
     data = dataset[video]
-    batch = Batch.from_data_list([data]).to(module.device)
-    view = to_homogeneous(batch)
+    view = SSGCollater()([data]).to(module.device)
     sap = torch.zeros(1, C, device=module.device)
     sap[0, list(spec)] = 1.0
-    out = model(view, *_prompts(module, sap))
+    out = model(view, sap, module._uap(sap))
     vid = getattr(data, 'video_id', f'video {video}')
     spec_names = [names[c] for c in spec]
     paths: Dict[str, str] = {}
@@ -271,33 +263,34 @@ def train_quick(out_dir: str, root: str, epochs: int = 6,
                 num_videos: int = 300, hidden_channels: int = 32,
                 seed: int = 0, data_seed: int = 0,
                 progress: bool = True) -> str:
-    r"""Trains a tiny :class:`~pyg_proda.training.ProDAModule` (stage 1) on
-    :class:`~pyg_proda.datasets.SyntheticSSG` (generated under
-    ``root/synthetic``) and returns the path of its checkpoint
-    (``out_dir/quick.ckpt``). The default settings take about a minute on
-    two idle CPU cores."""
+    r"""Trains a tiny ProDA on :class:`~pyg_proda.datasets.SyntheticSSG`
+    (generated under ``root/synthetic``) with the package's recipe
+    (:func:`~pyg_proda.training.fit_two_stage`, stage 1 only) and returns
+    the path of its best checkpoint (``out_dir/quick.ckpt``). The default
+    settings take about a minute on two idle CPU cores."""
     import lightning as L
 
-    from pyg_proda.training import ProDAModule, SSGDataModule
+    from pyg_proda.models import ProDA
+    from pyg_proda.training import (
+        ProDAModule,
+        SSGDataModule,
+        fit_two_stage,
+        make_trainer,
+    )
     L.seed_everything(seed, verbose=False)
     dm = SSGDataModule('synthetic', root, batch_size=16, seed=seed,
-                       dataset_kwargs=dict(seed=data_seed, log=False),
+                       dataset_kwargs=dict(seed=data_seed, num_videos=100,
+                                           log=False),
                        train_kwargs=dict(num_videos=num_videos))
-    module = ProDAModule(dm.in_channels, dm.num_classes, dm.edge_dim,
-                         max_frames=dm.max_frames,
-                         hidden_channels=hidden_channels, heads=2,
-                         num_layers=2, num_temporal_layers=1, num_prompts=4,
-                         lr=3e-3, seed=seed)
-    trainer = L.Trainer(max_epochs=epochs, accelerator='auto', devices=1,
-                        logger=False, enable_checkpointing=False,
-                        enable_progress_bar=progress,
-                        enable_model_summary=False, num_sanity_val_steps=0,
-                        limit_val_batches=0, gradient_clip_val=5.0,
-                        default_root_dir=out_dir)
-    trainer.fit(module, dm.train_dataloader())
-    os.makedirs(out_dir, exist_ok=True)
+    model = ProDA(dm.in_channels, dm.num_classes, dm.edge_dim,
+                  max_frames=dm.max_frames, hidden_channels=hidden_channels,
+                  heads=2, num_layers=2, num_temporal_layers=1,
+                  num_prompts=4)
     path = os.path.join(out_dir, 'quick.ckpt')
-    trainer.save_checkpoint(path)
+    fit_two_stage(ProDAModule(model, lr=3e-3, seed=seed), dm,
+                  make_trainer(out_dir, epochs, progress=progress,
+                               logger=False, accelerator='auto', devices=1),
+                  copy_best_to=path)
     return path
 
 
@@ -365,8 +358,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, str]:
     args = parse_args(argv)
     warnings.filterwarnings('ignore', '.*does not have many workers.*')
     warnings.filterwarnings('ignore', '.*no .val_dataloader.*')
-    from pyg_proda.training import ProDAModule
-    from pyg_proda.training.data import build_dataset
+    from pyg_proda.training import ProDAModule, SSGDataModule
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     if args.train_quick:
@@ -391,7 +383,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, str]:
         kwargs = dict(seed=args.data_seed, log=False)
         if args.num_videos is not None:
             kwargs['num_videos'] = args.num_videos
-    dataset = build_dataset(args.dataset, args.root, args.split, **kwargs)
+    dataset = SSGDataModule(args.dataset, args.root,
+                            dataset_kwargs=kwargs).split(args.split)
     names = class_names_of(dataset, module.model.num_classes)
     if not -len(dataset) <= args.video < len(dataset):
         raise SystemExit(f'--video {args.video} out of range ({len(dataset)} '

@@ -21,18 +21,23 @@ def test_hand_made_grid():
         [0., 0., 0., 1.],  # all distractors, i = 0
         [0., 0., 0., 1.],  # all distractors, i = 0
         [1., 0., 0., 0.],  # n = 17: ignored
+        [0., 1., 0., 0.],  # distractor-injected, i = 1
+        [1., 1., 0., 0.],  # distractor-injected, i = 2
     ])
     scores = torch.tensor([
         [.5, .1, 0., 0.],
         [.8, .7, 0., 0.],
         [.3, .3, 0., 0.],
         [.3, .3, 0., 0.],
-        [.1, .2, .3, .9],  # argmax = no action: correct
-        [.9, .2, .3, .4],  # wrong
+        [.1, .2, .3, .9],  # "no action" ranks first: a positive
+        [.9, .2, .3, .4],  # a positive below ...
         [0., 1., 0., 0.],
+        [.1, .9, .0, .5],  # ... this negative
+        [.8, .8, .0, .1],
     ])
-    num_labels = torch.tensor([2, 2, 2, 2, 2, 2, 17])
-    distractor = torch.tensor([False] * 4 + [True] * 2 + [False])
+    num_labels = torch.tensor([2, 2, 2, 2, 2, 2, 17, 2, 2])
+    distractor = torch.tensor([False] * 4 + [True] * 2 + [False] +
+                              [True] * 2)
     grid = spec_grid_map(scores, y_s, num_labels, distractor)
     # i = 1: class 0 AP 1/2 (a negative scores higher), class 1 AP 1 -> .75
     # i = 2: 1.0. Mean .875, population std .125.
@@ -40,9 +45,18 @@ def test_hand_made_grid():
     assert math.isclose(plain['mean'], 0.875, abs_tol=1e-6)
     assert math.isclose(plain['std'], 0.125, abs_tol=1e-6)
     assert plain['num_subsets'] == 2 and plain['num_samples'] == 4
-    assert grid[('all_distractor', 2)]['mean'] == 0.5
-    assert ('distractor', 2) not in grid
+    # "no action" column over the distractor rows (i = 0, 0, 1, 2):
+    # .9 (pos), .5 (neg), .4 (pos), .1 (neg) -> AP = (1 + 2/3) / 2.
+    assert math.isclose(grid[('no_action', 2)]['mean'], 5 / 6, abs_tol=1e-6)
+    # The distractor rows with i >= 1 have their own entry.
+    assert grid[('distractor', 2)]['num_samples'] == 2
     assert all(n == 2 for _, n in grid)
+    # A model that always ranks "no action" first gets the positives' share
+    # there, not 100 % (the authors' top-1 accuracy would).
+    blind = scores.clone()
+    blind[:, 3] = 2.0
+    g = spec_grid_map(blind, y_s, num_labels, distractor)
+    assert math.isclose(g[('no_action', 2)]['mean'], 0.5, abs_tol=1e-6)
 
     pooled = spec_grid_map(scores, y_s, num_labels, distractor,
                            per_subset=False)
@@ -54,7 +68,7 @@ def test_hand_made_grid():
     summary = summarize_spec_grid(grid)
     assert math.isclose(summary['plain']['mean'], 0.875, abs_tol=1e-6)
     text = format_spec_grid(grid)
-    assert '87.50 ± 12.50' in text and '50.00 ± 0.00' in text
+    assert '87.50 ± 12.50' in text and '83.33 ± 0.00' in text
 
 
 def test_perfect_scores_on_enumerated_specs():
@@ -68,7 +82,9 @@ def test_perfect_scores_on_enumerated_specs():
     for key, value in grid.items():
         assert value['mean'] == 1.0, key
     counts = sorted({n for _, n in grid})
-    assert counts == sorted(set(spec.num_labels.tolist()))
+    # Label-less videos (n = 0) have only the all-distractor row: nothing to
+    # rank it against, so no entry.
+    assert counts == sorted(set(spec.num_labels.tolist()) - {0})
 
 
 def test_errors():

@@ -2,10 +2,12 @@ import lightning as L
 import pytest
 import torch
 
-from pyg_proda.training import ProDAModule, SSGDataModule, random_prompt
+from pyg_proda.data import random_prompt
+from pyg_proda.models import ProDA
+from pyg_proda.training import ProDAModule, SSGDataModule
 
 TINY = dict(hidden_channels=16, heads=2, num_layers=1, num_temporal_layers=1,
-            num_prompts=2, dropout=0.1, lr=1e-3)
+            num_prompts=2, dropout=0.1)
 
 
 def make_dm(root, **kwargs):
@@ -14,8 +16,9 @@ def make_dm(root, **kwargs):
 
 
 def make_module(dm, **kwargs):
-    return ProDAModule(dm.in_channels, dm.num_classes, dm.edge_dim,
-                       **{**TINY, **kwargs})
+    model = ProDA(dm.in_channels, dm.num_classes, dm.edge_dim,
+                  max_frames=dm.max_frames, **TINY)
+    return ProDAModule(model, **{'lr': 1e-3, **kwargs})
 
 
 def trainer(tmp_path, epochs, **kwargs):
@@ -46,7 +49,7 @@ def test_stage1_trains_and_logs_metrics(tmp_path):
 def test_loss_switches_remove_terms(tmp_path):
     dm = make_dm(tmp_path / 'data')
     module = make_module(dm, use_dis=False, use_rec=False)
-    assert module.loss_fn.terms == ('cls_s', 'cls_u', 'cls_t')
+    assert module.loss_fn.terms == ('cls_s', 'cls_u', 'cls_t', 'cls_m')
     module = make_module(dm, use_margins=False)
     assert module.loss_fn.margin_dis(1) == 0.0
 
@@ -99,7 +102,7 @@ def test_stage2_freezes_all_but_classifiers(tmp_path):
                            s2['model.head_t.4.weight'])
     frozen = {k: v.clone() for k, v in s2.items() if 'head_' not in k}
     trainer(tmp_path / 's2', 1, enable_checkpointing=False).fit(stage2, dm)
-    assert set(stage2.loss_fn.terms) == {'cls_t'}
+    assert set(stage2.loss_fn.terms) == {'cls_t', 'cls_m'}
     for k, v in frozen.items():
         assert torch.equal(stage2.state_dict()[k], v), k
 
@@ -125,9 +128,9 @@ def test_stage2_prompts_hold_no_ground_truth(tmp_path, monkeypatch):
         module.log = lambda *args, **kwargs: None
         real = module.model.forward
 
-        def spy(view, sap, uap, _real=real, _mode=mode):
+        def spy(view, sap, uap, video=None, _real=real, _mode=mode):
             seen[_mode] = (sap.clone(), view.y.clone())
-            return _real(view, sap, uap)
+            return _real(view, sap, uap, video)
 
         monkeypatch.setattr(module.model, 'forward', spy)
         module.training_step(batch, 0)

@@ -2,6 +2,7 @@ import matplotlib.image as mpimg
 import pytest
 import torch
 
+from pyg_proda.models import ProDA
 from pyg_proda.training import ProDAModule
 from pyg_proda.viz.explain import explain, graph_features, main, parse_spec
 
@@ -19,9 +20,10 @@ def png_size(path):
 def tiny_module(synthetic_dataset):
     torch.manual_seed(0)
     data = synthetic_dataset[0]
-    module = ProDAModule(data['person'].x.size(1), synthetic_dataset.num_classes,
-                         26, hidden_channels=16, heads=2, num_layers=2,
-                         num_temporal_layers=1, num_prompts=2)
+    module = ProDAModule(ProDA(data['person'].x.size(1),
+                               synthetic_dataset.num_classes, 26,
+                               hidden_channels=16, heads=2, num_layers=2,
+                               num_temporal_layers=1, num_prompts=2))
     return module.eval()
 
 
