@@ -182,7 +182,8 @@ def extract_features(
         >>> net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3),
         ...                           torch.nn.AdaptiveAvgPool2d(1),
         ...                           torch.nn.Flatten())
-        >>> extract_features('raw/annotations', 'frames', 'feats.npz', net)
+        >>> extract_features('raw/annotations', 'frames', 'feats.npz',
+        ...                  net)  # doctest: +SKIP
     """
     from PIL import Image
 

@@ -116,10 +116,14 @@ class ActionGenome(SSGInMemoryDataset):
         ValueError: naming the file and record of malformed input.
 
     Example:
-        >>> from torch_geometric.loader import DataLoader
-        >>> dataset = ActionGenome('datasets/action_genome', split='train')
-        >>> loader = DataLoader(dataset, batch_size=8, shuffle=True)
-        >>> batch = next(iter(loader))  # a batched VideoSceneGraph
+        >>> from pyg_proda.data import SSGLoader
+        >>> from pyg_proda.testing.fixtures import write_action_genome_root
+        >>> root = '/tmp/ag_example'  # yours: 'datasets/action_genome'
+        >>> _ = write_action_genome_root(root)  # a tiny fixture of the files
+        >>> dataset = ActionGenome(root, split='train', log=False)
+        >>> view = next(iter(SSGLoader(dataset, batch_size=2)))
+        >>> view.edge_attr.size(1)  # Action Genome's 26 relation classes
+        26
     """
     splits = ('train', 'test')
 

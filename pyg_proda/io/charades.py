@@ -84,7 +84,10 @@ def read_charades_csv(path: str, num_classes: int = 157) -> List[CharadesVideo]:
             of range, or a ``length`` that is not a number.
 
     Example:
-        >>> videos = read_charades_csv('raw/Charades_v1_train.csv')
+        >>> from pyg_proda.testing.fixtures import write_charades
+        >>> write_charades('/tmp/charades_example/raw')  # a tiny fixture
+        >>> videos = read_charades_csv(
+        ...     '/tmp/charades_example/raw/Charades_v1_train.csv')
         >>> videos[0].labels(157).shape
         torch.Size([157])
     """
