@@ -405,14 +405,17 @@ class ProDAModule(_VideoMetrics, L.LightningModule):
         return {'optimizer': opt,
                 'lr_scheduler': {'scheduler': sched, 'interval': 'step'}}
 
-    def stage2_module(self, init_from: str) -> 'ProDAModule':
+    def stage2_module(self, init_from: str, **overrides: Any
+                      ) -> 'ProDAModule':
         r"""The stage-2 module of this stage-1 run: the same model and
         settings, started from checkpoint :obj:`init_from`, at
-        :obj:`stage2_lr`."""
+        :obj:`stage2_lr`; :obj:`overrides` replace settings (e.g.
+        ``stage2_prompt='spec'``)."""
         names = inspect.signature(ProDAModule.__init__).parameters
         hp = {k: v for k, v in self.hparams.items()
               if k in names and k not in ('model', 'model_config')}
         hp.update(stage=2, init_from=init_from, lr=hp['stage2_lr'])
+        hp.update(overrides)
         return ProDAModule(model_config=self.hparams.model_config, **hp)
 
 

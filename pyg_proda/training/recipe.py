@@ -26,7 +26,7 @@ def make_trainer(root: str, epochs: int, monitor: Optional[str] = MONITOR,
     r"""A :class:`~lightning.pytorch.Trainer` with the recipe's settings:
     gradient clipping at 5 (the authors' value), a CSV log under
     :obj:`root`, and (with :obj:`monitor`) a checkpoint of the best epoch
-    at ``root/<filename>.ckpt``.
+    at ``root/checkpoints/<filename>.ckpt``.
 
     Args:
         root (str): Folder of the logs and checkpoints.
@@ -44,7 +44,8 @@ def make_trainer(root: str, epochs: int, monitor: Optional[str] = MONITOR,
     callbacks = []
     if monitor is not None:
         callbacks.append(L.pytorch.callbacks.ModelCheckpoint(
-            dirpath=root, monitor=monitor, mode='max', filename=filename))
+            dirpath=os.path.join(root, 'checkpoints'), monitor=monitor,
+            mode='max', filename=filename))
     kwargs.setdefault('gradient_clip_val', 5.0)
     kwargs.setdefault('log_every_n_steps', 10)
     return L.Trainer(
