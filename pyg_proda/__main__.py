@@ -1,6 +1,7 @@
 r"""Command line: ``python -m pyg_proda {fit,validate,test,predict} --config
-configs/synthetic.yaml`` (LightningCLI) and ``python -m pyg_proda explain``
-(figures)."""
+configs/synthetic.yaml`` (LightningCLI), ``python -m pyg_proda explain``
+(figures) and ``python -m pyg_proda fewshot ...`` (few-shot recognition,
+:mod:`pyg_proda.fewshot`)."""
 import sys
 from typing import List, Optional
 
@@ -10,6 +11,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     if argv and argv[0] == 'explain':
         from pyg_proda.viz.explain import main as explain_main
         explain_main(argv[1:])
+        return
+    if argv and argv[0] == 'fewshot':
+        from pyg_proda.fewshot.__main__ import main as fewshot_main
+        fewshot_main(argv[1:])
         return
     from pyg_proda.training.cli import run_cli
     run_cli(argv)
