@@ -25,24 +25,14 @@ import numpy as np
 import torch
 from torch import Tensor
 from torch.nn import GELU, LayerNorm, Linear, Module, Sequential
-from torch_geometric.data import Batch
 from torch_geometric.utils import scatter
 
+from pyg_proda.data.homogeneous import SSGCollater, SSGView
 from pyg_proda.fewshot.episodes import EpisodeBatch
 from pyg_proda.fewshot.sampler import Episode
 from pyg_proda.fewshot.training import FewShotDataModule
 from pyg_proda.nn import SpatioTemporalEncoder
 from pyg_proda.utils import frame_group
-
-
-def graph_view(graphs):
-    r"""The homogeneous view (:func:`~pyg_proda.data.to_homogeneous`) of a
-    PyG-collated batch of scene graphs: the one place where the few-shot
-    code converts graphs (a view passes through unchanged)."""
-    if hasattr(graphs, 'node_types'):
-        from pyg_proda.data import to_homogeneous
-        return to_homogeneous(graphs)
-    return graphs
 
 
 class FrameReadout(Module):
@@ -140,13 +130,13 @@ class SSGFrameEncoder(Module):
         dropout (float, optional): Encoder dropout. (default: :obj:`0.0`)
 
     Example:
+        >>> from pyg_proda.data import SSGLoader
         >>> from pyg_proda.datasets import SyntheticSSG
-        >>> from torch_geometric.loader import DataLoader
         >>> ds = SyntheticSSG('/tmp/ssg_fs', split='val', num_videos=4,
         ...                   max_actions=1, num_frames=8, log=False)
         >>> enc = SSGFrameEncoder(ds[0]['person'].x.size(-1), 16, edge_dim=26,
         ...                       heads=2)
-        >>> enc(next(iter(DataLoader(ds, batch_size=4)))).shape
+        >>> enc(next(iter(SSGLoader(ds, batch_size=4)))).shape
         torch.Size([4, 8, 16])
     """
     def __init__(self, in_channels: int, channels: int, edge_dim: int = 0,
@@ -170,10 +160,10 @@ class SSGFrameEncoder(Module):
         self.encoder.reset_parameters()
         self.readout.reset_parameters()
 
-    def forward(self, graphs) -> Tensor:
+    def forward(self, view: SSGView) -> Tensor:
         r"""Args:
-            graphs: A PyG-collated batch of scene graphs (or its
-                homogeneous view).
+            view (SSGView): The homogeneous view of a batch of scene graphs
+                (:class:`~pyg_proda.data.SSGLoader`).
 
         Returns:
             Tensor: ``[B, T, C]``.
@@ -181,7 +171,6 @@ class SSGFrameEncoder(Module):
         Raises:
             ValueError: if a frame id is not below :obj:`num_frames`.
         """
-        view = graph_view(graphs)
         B = int(view.num_frames.numel())
         if view.frame.numel() and int(view.frame.max()) >= self.num_frames:
             raise ValueError(f"Frame {int(view.frame.max())} outside "
@@ -334,13 +323,14 @@ class SSGFewShotSplit:
     @staticmethod
     def collate(split: 'SSGFewShotSplit', episodes: Sequence[Episode],
                 text_features: Optional[Tensor] = None) -> EpisodeBatch:
-        r"""Batches episodes: supports and queries as collated scene graphs
-        (episode-major)."""
+        r"""Batches episodes: supports and queries as
+        :class:`~pyg_proda.data.SSGView` batches (episode-major), made once
+        here at the data boundary."""
         text = split.text_features if text_features is None else \
             text_features
 
-        def graphs(idx: Tensor) -> Batch:
-            return Batch.from_data_list(
+        def graphs(idx: Tensor) -> SSGView:
+            return SSGCollater()(
                 [split.graphs[int(split.index[i])] for i in idx.view(-1)])
 
         sup = torch.stack([e.support for e in episodes])
@@ -437,10 +427,9 @@ class SSGFewShotDataModule(FewShotDataModule):
     def edge_dim(self) -> int:
         r"""Relation feature size of the homogeneous view."""
         g = self.splits['train'].graphs
-        return int(graph_view(Batch.from_data_list([g.get(0)])).edge_attr
-                   .size(-1))
+        return int(SSGCollater()([g.get(0)]).edge_attr.size(-1))
 
 
 __all__ = ['FrameReadout', 'SSGFewShotDataModule', 'SSGFewShotSplit',
-           'SSGFrameEncoder', 'class_split', 'graph_view',
+           'SSGFrameEncoder', 'class_split',
            'hashed_text_features']
