@@ -1,7 +1,8 @@
 r"""Command line: ``python -m pyg_proda {fit,validate,test,predict} --config
-configs/synthetic.yaml`` (LightningCLI), ``python -m pyg_proda explain``
-(figures) and ``python -m pyg_proda fewshot ...`` (few-shot recognition,
-:mod:`pyg_proda.fewshot`)."""
+configs/synthetic.yaml`` (LightningCLI; ``python -m pyg_proda pairs fit
+--config configs/sportshhi.yaml`` for SportsHHI's pair task), ``python -m
+pyg_proda explain`` (figures) and ``python -m pyg_proda fewshot ...``
+(few-shot recognition, :mod:`pyg_proda.fewshot`)."""
 import sys
 from typing import List, Optional
 
@@ -17,6 +18,10 @@ def main(argv: Optional[List[str]] = None) -> None:
         fewshot_main(argv[1:])
         return
     from pyg_proda.training.cli import run_cli
+    if argv and argv[0] == 'pairs':
+        from pyg_proda.training.pairs import PairProDAModule
+        run_cli(argv[1:], PairProDAModule)
+        return
     run_cli(argv)
 
 

@@ -24,13 +24,14 @@ from pyg_proda.data.video_scene_graph import (
     VideoSceneGraph,
     build_video_graph,
     geometry_features,
+    make_video_graph,
     validate_video_graph,
 )
 from pyg_proda.utils import frame_group
 
 __all__ = [
     'AG_EDGE_DIMS', 'EDGE_TYPES', 'NODE_TYPES', 'Detection', 'Relation',
-    'SchemaError', 'VideoSceneGraph', 'build_video_graph',
+    'SchemaError', 'VideoSceneGraph', 'build_video_graph', 'make_video_graph',
     'geometry_features', 'validate_video_graph', 'edge_type_layout',
     'frame_group', 'to_homogeneous', 'SSGView', 'SSGLoader', 'SSGCollater',
     'select_videos', 'to_networkx', 'ActionSpec',

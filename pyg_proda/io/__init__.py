@@ -20,11 +20,17 @@ from pyg_proda.io.charades import (
 )
 from pyg_proda.io.features import FeatureFile, FeatureWriter
 from pyg_proda.io.pickle import load_pickle_dict
+from pyg_proda.io.sportshhi import (
+    SportsHHIRow,
+    read_label_map,
+    read_sportshhi_csv,
+)
 
 __all__ = [
     'atomic_path', 'torch_save_atomic', 'write_json_atomic', 'CharadesVideo',
     'read_charades_csv', 'read_charades_classes', 'read_charades_splits',
     'ActionGenomeReader', 'entity_key', 'iter_annotated_boxes',
     'parse_frame_key', 'read_object_classes', 'read_relationship_classes',
-    'read_video_fps', 'FeatureFile', 'FeatureWriter', 'load_pickle_dict'
+    'read_video_fps', 'FeatureFile', 'FeatureWriter', 'load_pickle_dict',
+    'SportsHHIRow', 'read_label_map', 'read_sportshhi_csv'
 ]

@@ -3,7 +3,7 @@ r"""What the tests and the benchmarks share (like
 in the authors' slot layout (:mod:`~pyg_proda.testing.padding`,
 :mod:`~pyg_proda.testing.dense`), random scene-graph batches
 (:mod:`~pyg_proda.testing.graphs`) and writers of raw dataset files
-(:mod:`~pyg_proda.testing.fixtures`)."""
+(:mod:`~pyg_proda.testing.fixtures`, :mod:`~pyg_proda.testing.sportshhi`)."""
 from pyg_proda.testing.dense import (
     DenseVGPNN,
     dense_attention,

@@ -7,6 +7,11 @@ from pyg_proda.training.data import (
     build_dataset,
 )
 from pyg_proda.training.module import PROTOCOLS, BagOfFramesModule, ProDAModule
+from pyg_proda.training.pairs import (
+    InteractionMeter,
+    PairBaselineModule,
+    PairProDAModule,
+)
 from pyg_proda.training.recipe import (
     MONITOR,
     TwoStageResult,
@@ -17,5 +22,6 @@ from pyg_proda.training.recipe import (
 __all__ = [
     'SSGDataModule', 'EpochSeededSampler', 'build_dataset', 'DATASETS',
     'ProDAModule', 'BagOfFramesModule', 'PROTOCOLS', 'fit_two_stage',
-    'make_trainer', 'TwoStageResult', 'MONITOR'
+    'make_trainer', 'TwoStageResult', 'MONITOR', 'PairProDAModule',
+    'PairBaselineModule', 'InteractionMeter'
 ]

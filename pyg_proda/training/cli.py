@@ -1,5 +1,7 @@
 r"""``python -m pyg_proda fit|validate|test|predict --config ...``: the
-LightningCLI entry point. ``fit`` runs the two-stage recipe
+LightningCLI entry point (``python -m pyg_proda pairs fit|test ...`` for the
+SportsHHI pair task, :class:`~pyg_proda.training.pairs.PairProDAModule`).
+``fit`` runs the two-stage recipe
 (:func:`~pyg_proda.training.fit_two_stage`) when the model asks for stage-2
 epochs, and copies the final checkpoint to ``<default_root_dir>/best.ckpt``
 for ``test --ckpt_path``."""
@@ -57,6 +59,9 @@ class ProDACLI(LightningCLI):
                   f'{result.stage2_ckpt}\nFinal checkpoint copied to {best}')
 
 
-def run_cli(args: Optional[List[str]] = None) -> ProDACLI:
-    return ProDACLI(ProDAModule, SSGDataModule, args=args,
+def run_cli(args: Optional[List[str]] = None,
+            module: type = ProDAModule) -> ProDACLI:
+    r"""Runs the CLI over :obj:`module` (:class:`ProDAModule`, or
+    :class:`~pyg_proda.training.pairs.PairProDAModule` for ``pairs``)."""
+    return ProDACLI(module, SSGDataModule, args=args,
                     save_config_kwargs={'overwrite': True})

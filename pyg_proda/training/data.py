@@ -15,6 +15,7 @@ DATASETS: Dict[str, Tuple[Tuple[str, ...], str]] = {
     'action_genome': (('train', 'test'), 'test'),
     # SportsHHI's public evaluation split is its 'val' (no public test).
     'sportshhi': (('train', 'val'), 'val'),
+    'synthetic_hhi': (('train', 'val', 'test'), 'test'),
 }
 
 
@@ -53,6 +54,10 @@ def build_dataset(name: str, root: str, split: str, **kwargs: Any):
     if name == 'sportshhi':
         from pyg_proda.datasets import SportsHHI
         return SportsHHI(root, split=split, **kwargs)
+    if name == 'synthetic_hhi':
+        from pyg_proda.datasets import SyntheticHHI
+        return SyntheticHHI(os.path.join(root, 'synthetic_hhi'), split=split,
+                            **kwargs)
     raise ValueError(f"Unknown dataset '{name}' (expected one of "
                      f"{list(DATASETS)})")
 
@@ -70,10 +75,12 @@ class SSGDataModule(L.LightningDataModule):
 
     Args:
         dataset (str): ``'synthetic'`` (the embedded default),
-            ``'action_genome'`` (Charades + Action Genome) or
-            ``'sportshhi'``. (default: :obj:`'synthetic'`)
-        root (str): Data root. For ``'synthetic'`` the data is generated
-            under ``root/synthetic``. (default: :obj:`'datasets'`)
+            ``'action_genome'`` (Charades + Action Genome), ``'sportshhi'``
+            or ``'synthetic_hhi'`` (the embedded SportsHHI-shaped one).
+            (default: :obj:`'synthetic'`)
+        root (str): Data root. The synthetic datasets are generated under
+            ``root/synthetic`` and ``root/synthetic_hhi``.
+            (default: :obj:`'datasets'`)
         batch_size (int): Videos per batch. (default: :obj:`32`)
         eval_batch_size (int, optional): Batch size for evaluation.
             (default: :obj:`None`, same as :obj:`batch_size`)

@@ -51,3 +51,19 @@ def test_load_recipe_errors(tmp_path):
     bad.write_text('model:\n  hidden_channels: 8\n')
     with pytest.raises(ValueError, match='bad.yaml'):
         load_recipe(str(bad))
+
+
+def test_cli_pairs_fit_on_synthetic_hhi(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / 'runs'
+    main(['pairs', 'fit', '--config',
+          os.path.join(CONFIGS, 'synthetic_hhi.yaml'),
+          '--data.root', str(tmp_path / 'data'),
+          '--data.dataset_kwargs', '{num_videos: 8}',
+          '--model.model.init_args.hidden_channels', '16',
+          '--model.model.init_args.heads', '2',
+          '--trainer.max_epochs', '1', '--trainer.check_val_every_n_epoch',
+          '1', '--trainer.enable_progress_bar', 'false',
+          '--trainer.default_root_dir', str(root)])
+    metrics = glob.glob(str(root / '**' / 'metrics.csv'), recursive=True)
+    assert metrics and 'val/pair_map' in open(metrics[0]).read()
