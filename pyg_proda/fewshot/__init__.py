@@ -14,8 +14,8 @@ from pyg_proda.fewshot.episodes import (
 from pyg_proda.fewshot.evaluate import evaluate_episodes, mean_ci
 from pyg_proda.fewshot.models import CLIPSPM, HEADS, build_head
 from pyg_proda.fewshot.sampler import Episode, EpisodeSampler
-from pyg_proda.fewshot.splits import SplitEntry, parse_split_list
 from pyg_proda.fewshot.synthetic import SyntheticFewShot
+from pyg_proda.io.split_lists import SplitEntry, parse_split_list
 
 __all__ = [
     'FrameFeatureDataset', 'find_cache', 'write_feature_cache',

@@ -37,7 +37,7 @@ import torch
 from torch import Tensor
 
 from pyg_proda.fewshot.data import write_feature_cache
-from pyg_proda.fewshot.splits import parse_split_list, split_classes
+from pyg_proda.io.split_lists import parse_split_list, split_classes
 
 #: CLIP's normalisation.
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)

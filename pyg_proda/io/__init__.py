@@ -1,7 +1,7 @@
 r"""Readers and writers of the on-disk formats (like
 :mod:`torch_geometric.io`): Charades, Action Genome and SportsHHI
-annotations, per-box feature files, the restricted unpickler, and atomic
-writes."""
+annotations, per-box feature files, few-shot frame-feature caches and split
+lists, the restricted unpickler, and atomic writes."""
 from pyg_proda.io.action_genome import (
     ActionGenomeReader,
     entity_key,
@@ -19,7 +19,13 @@ from pyg_proda.io.charades import (
     read_charades_splits,
 )
 from pyg_proda.io.features import FeatureFile, FeatureWriter
+from pyg_proda.io.frame_features import read_feature_cache, write_feature_cache
 from pyg_proda.io.pickle import load_pickle_dict
+from pyg_proda.io.split_lists import (
+    SplitEntry,
+    parse_split_list,
+    split_classes,
+)
 from pyg_proda.io.sportshhi import (
     SportsHHIRow,
     read_label_map,
@@ -32,5 +38,7 @@ __all__ = [
     'ActionGenomeReader', 'entity_key', 'iter_annotated_boxes',
     'parse_frame_key', 'read_object_classes', 'read_relationship_classes',
     'read_video_fps', 'FeatureFile', 'FeatureWriter', 'load_pickle_dict',
-    'SportsHHIRow', 'read_label_map', 'read_sportshhi_csv'
+    'SportsHHIRow', 'read_label_map', 'read_sportshhi_csv',
+    'read_feature_cache', 'write_feature_cache', 'SplitEntry',
+    'parse_split_list', 'split_classes'
 ]

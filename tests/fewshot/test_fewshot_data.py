@@ -10,7 +10,7 @@ from pyg_proda.fewshot import (
     parse_split_list,
     write_feature_cache,
 )
-from pyg_proda.fewshot.splits import split_classes
+from pyg_proda.io.split_lists import split_classes
 
 
 def videos(rng, classes=('a', 'b'), per_class=3, T=8, D=4):
