@@ -67,8 +67,9 @@ def write_feature_cache(path: str, videos: Dict[str, np.ndarray],
         >>> path = os.path.join(tempfile.mkdtemp(), 'val.npz')
         >>> write_feature_cache(path, {'a/v0': np.ones((8, 4))}, ['a'],
         ...                     np.ones((1, 4)))
-        >>> len(FrameFeatureDataset(path))
-        1
+        >>> videos, names, text, meta = read_feature_cache(path)
+        >>> list(videos), names, text.shape
+        (['a/v0'], ['a'], (1, 4))
     """
     suffix = _check_suffix(path)
     class_names = [str(c) for c in class_names]
@@ -131,6 +132,21 @@ def write_feature_cache(path: str, videos: Dict[str, np.ndarray],
 
 def read_feature_cache(path: str) -> Tuple[Dict[str, np.ndarray], List[str],
                                     np.ndarray, dict]:
+    r"""Reads a few-shot feature cache written by
+    :func:`write_feature_cache` (``.npz`` without pickles, or HDF5).
+
+    Args:
+        path (str): The cache file.
+
+    Returns:
+        ``(videos, class_names, text_features, meta)``: ``videos`` maps
+        ``'class/video'`` to its ``[T, D]`` frame features (fp16 as stored).
+
+    Raises:
+        FileNotFoundError: if :obj:`path` does not exist.
+        ValueError: for an unknown suffix, a missing entry, an unreadable
+            file, or a file that is not a feature cache (naming the file).
+    """
     suffix = _check_suffix(path)
     if not osp.isfile(path):
         raise FileNotFoundError(f"Feature cache '{path}' does not exist")
