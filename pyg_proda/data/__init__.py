@@ -1,6 +1,7 @@
 from pyg_proda.data.action_spec import (
     ActionSpec,
     ActionSpecSampler,
+    branch_targets,
     random_prompt,
     unspecified_prompt,
 )
@@ -35,5 +36,5 @@ __all__ = [
     'geometry_features', 'validate_video_graph', 'edge_type_layout',
     'frame_group', 'to_homogeneous', 'SSGView', 'SSGLoader', 'SSGCollater',
     'select_videos', 'to_networkx', 'ActionSpec',
-    'ActionSpecSampler', 'SampleFrames', 'random_prompt', 'unspecified_prompt'
+    'ActionSpecSampler', 'SampleFrames', 'branch_targets', 'random_prompt', 'unspecified_prompt'
 ]

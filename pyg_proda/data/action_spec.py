@@ -20,7 +20,7 @@ The targets are over :math:`C + 1` classes, where index :math:`C` means
 
 each replaced by the one-hot "no action" vector when empty.
 """
-from typing import NamedTuple, Optional, Sequence
+from typing import NamedTuple, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -79,6 +79,34 @@ def unspecified_prompt(sap: Tensor, mode: str = 'complement') -> Tensor:
     if mode == 'same':
         return sap
     return 1 - sap if sap.is_floating_point() else ~sap
+
+
+def branch_targets(sap: Tensor, y: Tensor) -> Tuple[Tensor, Tensor]:
+    r"""The :math:`C + 1` targets of the specified and unspecified branches
+    for a given SAP: :math:`\mathrm{SAP} \cap G` and :math:`G \setminus
+    \mathrm{SAP}`, each the one-hot "no action" vector when empty (the one rule
+    :class:`ActionSpecSampler` and the pair modules use).
+
+    Args:
+        sap (torch.Tensor): ``[B, C]`` specified action prompt (0/1).
+        y (torch.Tensor): ``[B, C]`` ground-truth multi-hot.
+
+    Returns:
+        ``(y_s, y_u)``, each ``[B, C + 1]`` in the dtype of :obj:`y` (float
+        for a boolean :obj:`y`).
+
+    Example:
+        >>> y_s, y_u = branch_targets(torch.tensor([[1., 0., 0.]]),
+        ...                           torch.tensor([[0., 1., 0.]]))
+        >>> y_s.tolist(), y_u.tolist()
+        ([[0.0, 0.0, 0.0, 1.0]], [[0.0, 1.0, 0.0, 0.0]])
+    """
+    g, s = y > 0.5, sap > 0.5
+    spec, unspec = g & s, g & ~s  # SAP ∩ G, G − SAP
+    y_s = torch.cat([spec, ~spec.any(dim=1, keepdim=True)], dim=1)
+    y_u = torch.cat([unspec, ~unspec.any(dim=1, keepdim=True)], dim=1)
+    dtype = y.dtype if y.is_floating_point() else torch.float
+    return y_s.to(dtype), y_u.to(dtype)
 
 
 def random_prompt(num_videos: int, num_classes: int, length: int,
@@ -259,10 +287,7 @@ class ActionSpecSampler:
 
         sap = member | distr
         uap = unspecified_prompt(sap, self.uap)
-        spec = member  # SAP ∩ G
-        unspec = gt & ~sap  # G − SAP
-        y_s = torch.cat([spec, ~spec.any(dim=1, keepdim=True)], dim=1)
-        y_u = torch.cat([unspec, ~unspec.any(dim=1, keepdim=True)], dim=1)
+        y_s, y_u = branch_targets(sap, gt)
         dtype = y.dtype if y.is_floating_point() else torch.float
         return ActionSpec(sap.to(dtype), uap.to(dtype), y_s.to(dtype),
                           y_u.to(dtype), num_specified, distractor,

@@ -24,6 +24,7 @@ from torch import Tensor
 
 from pyg_proda.data.action_spec import (
     ActionSpecSampler,
+    branch_targets,
     random_prompt,
     unspecified_prompt,
 )
@@ -180,25 +181,6 @@ class InteractionMeter:
                                recall_ks=self.recall_ks)
 
 
-def branch_targets(sap: Tensor, y: Tensor) -> Tuple[Tensor, Tensor]:
-    r"""The :math:`C + 1` targets of the specified and unspecified branches
-    for a given SAP: :math:`\mathrm{SAP} \cap G` and :math:`G \setminus
-    \mathrm{SAP}`, each the one-hot "no action" vector when empty (as
-    :class:`~pyg_proda.data.ActionSpecSampler` builds them).
-
-    Example:
-        >>> y_s, y_u = branch_targets(torch.tensor([[1., 0., 0.]]),
-        ...                           torch.tensor([[0., 1., 0.]]))
-        >>> y_s.tolist(), y_u.tolist()
-        ([[0.0, 0.0, 0.0, 1.0]], [[0.0, 1.0, 0.0, 0.0]])
-    """
-    g, s = y > 0.5, sap > 0.5
-    spec, unspec = g & s, g & ~s
-    y_s = torch.cat([spec, ~spec.any(dim=1, keepdim=True)], dim=1)
-    y_u = torch.cat([unspec, ~unspec.any(dim=1, keepdim=True)], dim=1)
-    return y_s.to(y.dtype), y_u.to(y.dtype)
-
-
 def pair_loss(logits: Tensor, target: Tensor) -> Tensor:
     r"""The per-candidate multi-label loss: binary cross-entropy summed over
     the :math:`C` classes and averaged over the :math:`E` candidates,
@@ -318,7 +300,7 @@ class PairProDAModule(_PairEvalMixin, L.LightningModule):
       per video drawn online from its label by
       :class:`~pyg_proda.data.ActionSpecSampler`. The default ``'random'``
       trains under label-free prompts (:func:`~pyg_proda.data.random_prompt`,
-      the branch targets :func:`branch_targets` still follow the label), the
+      the branch targets :func:`~pyg_proda.data.branch_targets` still follow the label), the
       prompts the heads are read with at evaluation, for the reason
       :class:`~pyg_proda.training.ProDAModule` trains its stage-2
       classifiers so: a head trained under prompts that name the true
@@ -582,5 +564,5 @@ def summarize(res: Dict[str, Any], recall_ks: Sequence[int] = (50, 20)
 
 
 __all__ = ['MODEL_INPUT_KEYS', 'SCORE_THRESHOLD', 'InteractionMeter',
-           'PairBaselineModule', 'PairProDAModule', 'branch_targets',
+           'PairBaselineModule', 'PairProDAModule',
            'model_input', 'pair_loss', 'pair_triplets', 'summarize']

@@ -1,7 +1,21 @@
 import pytest
 import torch
 
-from pyg_proda.data.action_spec import ActionSpec, ActionSpecSampler
+from pyg_proda.data.action_spec import (
+    ActionSpec,
+    ActionSpecSampler,
+    branch_targets,
+)
+
+
+def test_branch_targets():
+    y_s, y_u = branch_targets(torch.tensor([[1., 1., 0.], [0., 0., 0.]]),
+                              torch.tensor([[1., 0., 1.], [0., 1., 0.]]))
+    assert y_s.tolist() == [[1, 0, 0, 0], [0, 0, 0, 1]]
+    assert y_u.tolist() == [[0, 0, 1, 0], [0, 1, 0, 0]]
+    # Boolean labels give float targets.
+    y_s, _ = branch_targets(torch.tensor([[True]]), torch.tensor([[True]]))
+    assert y_s.dtype == torch.float and y_s.tolist() == [[1.0, 0.0]]
 
 
 def _labels(num_classes, label_sets):
