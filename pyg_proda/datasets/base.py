@@ -126,6 +126,73 @@ class SSGInMemoryDataset(InMemoryDataset):
         self.data = data_cls.from_dict(data)
 
 
+class GeneratedSSGDataset(SSGInMemoryDataset):
+    r"""Shell of the embedded synthetic datasets: nothing is downloaded,
+    :meth:`process` draws video ``i`` of a split from the seed ``[seed,
+    split id, i]`` (so splits differ and a video does not depend on
+    :obj:`num_videos`), and the processed file name encodes every option.
+
+    Subclasses set :attr:`file_prefix`, :attr:`default_num_videos`,
+    :attr:`version`, :attr:`short_names` (option -> file-name tag, in the
+    order of the name) and :attr:`generator` (a ``staticmethod``, called as
+    ``generator(seed, video_id=..., **options)``), and pass their validated
+    options to :meth:`__init__`.
+
+    Raises:
+        ValueError: for an unknown split.
+    """
+    splits: Dict[str, int] = {'train': 0, 'val': 1, 'test': 2}
+    file_prefix: str
+    default_num_videos: Dict[str, int]
+    version: int
+    short_names: Dict[str, str]
+    generator: Callable[..., BaseData]
+
+    def __init__(self, root: str, split: str, num_videos: Optional[int],
+                 seed: int, options: Dict[str, Any],
+                 transform: Optional[Callable] = None,
+                 pre_transform: Optional[Callable] = None,
+                 pre_filter: Optional[Callable] = None,
+                 force_reload: bool = False, log: bool = True) -> None:
+        if split not in self.splits:
+            raise ValueError(f"Unknown split '{split}' (expected one of "
+                             f"{list(self.splits)})")
+        self.split = split
+        self.num_videos = (self.default_num_videos[split]
+                           if num_videos is None else int(num_videos))
+        self.seed = int(seed)
+        self.options = options
+        super().__init__(root, transform, pre_transform, pre_filter,
+                         force_reload=force_reload, log=log)
+        self.load(self.processed_paths[0])
+
+    @property
+    def raw_file_names(self) -> List[str]:
+        return []
+
+    @property
+    def processed_file_names(self) -> str:
+        opts = '_'.join(f'{self.short_names[k]}{v}'
+                        for k, v in self.options.items())
+        return (f'{self.file_prefix}_v{self.version}_{self.split}_'
+                f'n{self.num_videos}_seed{self.seed}_{opts}.pt')
+
+    def download(self) -> None:
+        pass
+
+    def process(self) -> None:
+        split_id = self.splits[self.split]
+        graphs = (self.generator(
+            [self.seed, split_id, i],
+            video_id=f'{self.file_prefix}_{self.split}_{i:05d}',
+            **self.options) for i in range(self.num_videos))
+        self.save(self.finish(graphs, {}), self.processed_paths[0])
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}({len(self)}, '
+                f"split='{self.split}', num_classes={self.num_classes})")
+
+
 def _transforms(transform: Optional[Callable]) -> List[Callable]:
     if transform is None:
         return []

@@ -85,7 +85,7 @@ from pyg_proda.data.vocab import (
     AG_RELATION_CLASSES,
     AG_RELATION_GROUPS,
 )
-from pyg_proda.datasets.base import SSGInMemoryDataset
+from pyg_proda.datasets.base import GeneratedSSGDataset
 
 
 def _group_names(group: str) -> List[str]:
@@ -526,10 +526,7 @@ def generate_video(
     return data
 
 
-_SPLITS = {'train': 0, 'val': 1, 'test': 2}
-
-
-class SyntheticSSG(SSGInMemoryDataset):
+class SyntheticSSG(GeneratedSSGDataset):
     r"""A synthetic multi-label action recognition dataset of
     spatio-temporal scene graphs in which 26 of the 38 classes can only be
     told apart by the temporal order of relations (see the module docs of
@@ -601,6 +598,12 @@ class SyntheticSSG(SSGInMemoryDataset):
                                           'test': 400}
     #: Version of the generator; part of the processed file name.
     version: int = 1
+    file_prefix = 'synthetic'
+    short_names = {'num_frames': 'T', 'node_dim': 'F', 'relation_noise': 'rn',
+                   'feature_noise': 'fn', 'box_noise': 'bn', 'p_missing': 'pm',
+                   'num_distractors': 'nd', 'max_actions': 'na',
+                   'p_two_persons': 'p2', 'distractor_contact_p': 'dc'}
+    generator = staticmethod(generate_video)
 
     def __init__(
         self,
@@ -624,58 +627,15 @@ class SyntheticSSG(SSGInMemoryDataset):
         force_reload: bool = False,
         log: bool = True,
     ) -> None:
-        if split not in _SPLITS:
-            raise ValueError(f"Unknown split '{split}' (expected one of "
-                             f"{list(_SPLITS)})")
-        self.split = split
-        self.num_videos = (self.default_num_videos[split]
-                           if num_videos is None else int(num_videos))
-        self.seed = int(seed)
-        self.options = dict(
+        options = dict(
             num_frames=int(num_frames), node_dim=int(node_dim),
             relation_noise=float(relation_noise),
             feature_noise=float(feature_noise), box_noise=float(box_noise),
             p_missing=float(p_missing), num_distractors=int(num_distractors),
             max_actions=int(max_actions), p_two_persons=float(p_two_persons),
             distractor_contact_p=float(distractor_contact_p))
-        super().__init__(root, transform, pre_transform, pre_filter,
-                         force_reload=force_reload, log=log)
-        self.load(self.processed_paths[0])
-
-    @property
-    def raw_file_names(self) -> List[str]:
-        return []
-
-    @property
-    def processed_file_names(self) -> str:
-        short = {'num_frames': 'T', 'node_dim': 'F', 'relation_noise': 'rn',
-                 'feature_noise': 'fn', 'box_noise': 'bn', 'p_missing': 'pm',
-                 'num_distractors': 'nd', 'max_actions': 'na',
-                 'p_two_persons': 'p2', 'distractor_contact_p': 'dc'}
-        opts = '_'.join(f'{short[k]}{v}' for k, v in self.options.items())
-        return (f'synthetic_v{self.version}_{self.split}_n{self.num_videos}_'
-                f'seed{self.seed}_{opts}.pt')
-
-    def download(self) -> None:
-        pass
-
-    def process(self) -> None:
-        split_id = _SPLITS[self.split]
-        data_list = []
-        for i in range(self.num_videos):
-            data = generate_video([self.seed, split_id, i],
-                                  video_id=f'synthetic_{self.split}_{i:05d}',
-                                  **self.options)
-            if self.pre_filter is not None and not self.pre_filter(data):
-                continue
-            if self.pre_transform is not None:
-                data = self.pre_transform(data)
-            data_list.append(data)
-        self.save(data_list, self.processed_paths[0])
-
-    def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}({len(self)}, '
-                f"split='{self.split}', num_classes={self.num_classes})")
+        super().__init__(root, split, num_videos, seed, options, transform,
+                         pre_transform, pre_filter, force_reload, log)
 
 
 __all__ = ['ACTIONS', 'ActionSpec', 'RelationState', 'SyntheticSSG',

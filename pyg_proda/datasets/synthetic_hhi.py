@@ -59,7 +59,7 @@ import numpy as np
 import torch
 
 from pyg_proda.data.video_scene_graph import VideoSceneGraph
-from pyg_proda.datasets.base import SSGInMemoryDataset
+from pyg_proda.datasets.base import GeneratedSSGDataset
 from pyg_proda.datasets.sportshhi import hhi_video_graph
 
 #: Player poses, observed through the node features and the box shape.
@@ -363,10 +363,7 @@ def generate_hhi_video(
         interaction_end=torch.from_numpy(window[:, 1].copy()))
 
 
-_SPLITS = {'train': 0, 'val': 1, 'test': 2}
-
-
-class SyntheticHHI(SSGInMemoryDataset):
+class SyntheticHHI(GeneratedSSGDataset):
     r"""A synthetic SportsHHI-shaped interaction dataset in which eight of
     the twelve classes can only be told apart by the temporal order of a
     pair's keyframes (see :mod:`pyg_proda.datasets.synthetic_hhi`).
@@ -430,6 +427,12 @@ class SyntheticHHI(SSGInMemoryDataset):
                                           'test': 200}
     #: Version of the generator; part of the processed file name.
     version: int = 1
+    file_prefix = 'synthetic_hhi'
+    short_names = {'num_frames': 'T', 'min_players': 'pmin',
+                   'max_players': 'pmax', 'max_interactions': 'na',
+                   'max_decoys': 'nd', 'pose_dim': 'F', 'feature_noise': 'fn',
+                   'box_noise': 'bn'}
+    generator = staticmethod(generate_hhi_video)
 
     def __init__(
         self,
@@ -451,51 +454,14 @@ class SyntheticHHI(SSGInMemoryDataset):
         force_reload: bool = False,
         log: bool = True,
     ) -> None:
-        if split not in _SPLITS:
-            raise ValueError(f"Unknown split '{split}' (expected one of "
-                             f"{list(_SPLITS)})")
-        self.split = split
-        self.num_videos = (self.default_num_videos[split]
-                           if num_videos is None else int(num_videos))
-        self.seed = int(seed)
-        self.options = dict(
+        options = dict(
             num_frames=int(num_frames), min_players=int(min_players),
             max_players=int(max_players),
             max_interactions=int(max_interactions),
             max_decoys=int(max_decoys), pose_dim=int(pose_dim),
             feature_noise=float(feature_noise), box_noise=float(box_noise))
-        super().__init__(root, transform, pre_transform, pre_filter,
-                         force_reload=force_reload, log=log)
-        self.load(self.processed_paths[0])
-
-    @property
-    def raw_file_names(self) -> List[str]:
-        return []
-
-    @property
-    def processed_file_names(self) -> str:
-        short = {'num_frames': 'T', 'min_players': 'pmin',
-                 'max_players': 'pmax', 'max_interactions': 'na',
-                 'max_decoys': 'nd', 'pose_dim': 'F', 'feature_noise': 'fn',
-                 'box_noise': 'bn'}
-        opts = '_'.join(f'{short[k]}{v}' for k, v in self.options.items())
-        return (f'synthetic_hhi_v{self.version}_{self.split}_'
-                f'n{self.num_videos}_seed{self.seed}_{opts}.pt')
-
-    def download(self) -> None:
-        pass
-
-    def process(self) -> None:
-        split_id = _SPLITS[self.split]
-        graphs = (generate_hhi_video(
-            [self.seed, split_id, i],
-            video_id=f'synthetic_hhi_{self.split}_{i:05d}', **self.options)
-            for i in range(self.num_videos))
-        self.save(self.finish(graphs, {}), self.processed_paths[0])
-
-    def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}({len(self)}, '
-                f"split='{self.split}', num_classes={self.num_classes})")
+        super().__init__(root, split, num_videos, seed, options, transform,
+                         pre_transform, pre_filter, force_reload, log)
 
 
 __all__ = ['INTERACTIONS', 'Interaction', 'POSES', 'SyntheticHHI',

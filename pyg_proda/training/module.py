@@ -3,7 +3,6 @@ baseline. The models are injected (``ProDAModule(ProDA(...), lr=...)``);
 the recipe that runs both stages is :func:`~pyg_proda.training.fit_two_stage`.
 """
 import inspect
-import math
 from typing import Any, Dict, Optional, Sequence, Union
 
 import lightning as L
@@ -21,7 +20,7 @@ from pyg_proda.metrics import CharadesMAP
 from pyg_proda.models import BagOfFrames, ProDA
 from pyg_proda.models.proda import ProDAOutput
 from pyg_proda.nn.ad_loss import MarginSchedule, ProDALoss
-from pyg_proda.training.schedule import decay_groups, warmup_linear
+from pyg_proda.training.schedule import WarmupAdamWMixin
 
 #: Evaluation protocols of :math:`a_t` (see :class:`ProDAModule`).
 PROTOCOLS = ('label-free', 'paper')
@@ -63,7 +62,42 @@ class _VideoMetrics:
             metric.reset()
 
 
-class ProDAModule(_VideoMetrics, L.LightningModule):
+class PromptedTrainingMixin(WarmupAdamWMixin):
+    r"""What the prompted modules (:class:`ProDAModule` and
+    :class:`~pyg_proda.training.PairProDAModule`) share: the synchronised
+    VGNorm under DDP, the per-step seed, the label-free evaluation prompt
+    and the optimiser. Needs the hyper-parameters ``seed``, ``spec_length``
+    and ``sync_norm`` and a :obj:`model` with ``num_classes`` and
+    ``set_sync_norm``."""
+    def setup(self, stage: str) -> None:
+        sync = self.hparams.sync_norm
+        if sync is None:
+            sync = self._trainer is not None and self.trainer.world_size > 1
+        self.model.set_sync_norm(bool(sync))
+
+    def _step_seed(self) -> int:
+        rank = self.global_rank if self._trainer is not None else 0
+        return (self.hparams.seed * 1_000_003 + self.global_step * 101 +
+                rank) % (2**63 - 1)
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        torch.manual_seed(self._step_seed())
+
+    def label_free_prompt(self, view: SSGView,
+                          seed: Optional[int] = None) -> Tensor:
+        r"""The label-free prompt ``[B, C]`` of every video of :obj:`view`:
+        drawn from the video's index (``video_index``, or its position in
+        the batch) and the seed (:obj:`seed`, or the module's), never from
+        its labels."""
+        B, C = view.num_graphs, self.model.num_classes
+        index = view.video_index if 'video_index' in view else \
+            torch.arange(B)
+        return random_prompt(B, C, self.hparams.spec_length,
+                             self.hparams.seed if seed is None else seed,
+                             view.x.device, index=index)
+
+
+class ProDAModule(_VideoMetrics, PromptedTrainingMixin, L.LightningModule):
     r"""Trains :class:`~pyg_proda.models.ProDA` (one stage; the two-stage
     recipe is :func:`~pyg_proda.training.fit_two_stage`).
 
@@ -260,20 +294,7 @@ class ProDAModule(_VideoMetrics, L.LightningModule):
         # frozen parts in eval mode.
         self.train()
 
-    def setup(self, stage: str) -> None:
-        sync = self.hparams.sync_norm
-        if sync is None:
-            sync = self._trainer is not None and self.trainer.world_size > 1
-        self.model.set_sync_norm(bool(sync))
-
     # --- steps -----------------------------------------------------------
-    def _step_seed(self) -> int:
-        rank = self.global_rank if self._trainer is not None else 0
-        return (self.hparams.seed * 1_000_003 + self.global_step * 101 +
-                rank) % (2**63 - 1)
-
-    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        torch.manual_seed(self._step_seed())
 
     def _uap(self, sap: Tensor) -> Tensor:
         return unspecified_prompt(sap, self.hparams.uap)
@@ -328,16 +349,6 @@ class ProDAModule(_VideoMetrics, L.LightningModule):
                 act['video_share'] += float(self.loss_fn.stats[
                     f'{term}_active'])
         return terms['loss']
-
-    def label_free_prompt(self, view: SSGView) -> Tensor:
-        r"""The label-free prompt of every video of :obj:`view`: drawn from
-        the video's index (``video_index``, or its position in the batch)
-        and the seed, never from its labels."""
-        B, C = view.y.shape
-        index = view.video_index if 'video_index' in view else \
-            torch.arange(B)
-        return random_prompt(B, C, self.hparams.spec_length,
-                             self.hparams.seed, self.device, index=index)
 
     def eval_forward(self, view: SSGView) -> ProDAOutput:
         r"""Forward pass under the label-free protocol."""
@@ -395,16 +406,6 @@ class ProDAModule(_VideoMetrics, L.LightningModule):
                 out.frame_weights['t']}
 
     # --- optimisation ----------------------------------------------------
-    def configure_optimizers(self):
-        groups = decay_groups(self.model, self.hparams.weight_decay)
-        opt = torch.optim.AdamW(groups, lr=self.hparams.lr)
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        warmup = int(math.ceil(self.hparams.warmup_ratio * total))
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda step: warmup_linear(step, total, warmup))
-        return {'optimizer': opt,
-                'lr_scheduler': {'scheduler': sched, 'interval': 'step'}}
-
     def stage2_module(self, init_from: str, **overrides: Any
                       ) -> 'ProDAModule':
         r"""The stage-2 module of this stage-1 run: the same model and
@@ -419,7 +420,7 @@ class ProDAModule(_VideoMetrics, L.LightningModule):
         return ProDAModule(model_config=self.hparams.model_config, **hp)
 
 
-class BagOfFramesModule(_VideoMetrics, L.LightningModule):
+class BagOfFramesModule(_VideoMetrics, WarmupAdamWMixin, L.LightningModule):
     r"""Trains the non-temporal :class:`~pyg_proda.models.BagOfFrames`
     baseline with BCE, AdamW and the same schedule as ProDA.
 
@@ -471,4 +472,3 @@ class BagOfFramesModule(_VideoMetrics, L.LightningModule):
     def on_test_epoch_end(self) -> None:
         self._log_metrics('test')
 
-    configure_optimizers = ProDAModule.configure_optimizers

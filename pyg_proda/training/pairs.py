@@ -13,7 +13,6 @@ Scores are evaluated with the SportsHHI rules
 (:func:`~pyg_proda.metrics.interaction_map`, evaluation.md §5) by
 :class:`InteractionMeter`.
 """
-import math
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import lightning as L
@@ -33,8 +32,8 @@ from pyg_proda.metrics import Triplets, charades_map, interaction_map
 from pyg_proda.models.pair_baseline import PairBaseline
 from pyg_proda.models.proda_pairs import ProDAPairOutput, ProDAPairs
 from pyg_proda.nn.ad_loss import MarginSchedule, ProDALoss
-from pyg_proda.training.module import _model_from
-from pyg_proda.training.schedule import decay_groups, warmup_linear
+from pyg_proda.training.module import PromptedTrainingMixin, _model_from
+from pyg_proda.training.schedule import WarmupAdamWMixin
 
 #: The fields of a view a model may read (everything else, the targets
 #: ``y``, ``frame_labels`` and ``edge_target`` and the ids, is dropped).
@@ -206,8 +205,7 @@ def pair_loss(logits: Tensor, target: Tensor) -> Tensor:
 
 class _PairEvalMixin:
     r"""Validation/test through :class:`InteractionMeter` (one process),
-    logged in percent as ``{prefix}/pair_map`` and ``{prefix}/recall@K``,
-    and the shared optimiser."""
+    logged in percent as ``{prefix}/pair_map`` and ``{prefix}/recall@K``."""
     def _make_meter(self) -> InteractionMeter:
         return InteractionMeter(self.hparams.evaluated_classes,
                                 self.hparams.iou_threshold,
@@ -257,18 +255,10 @@ class _PairEvalMixin:
         self.train(was_training)
         return meter.compute()
 
-    def configure_optimizers(self):
-        groups = decay_groups(self.model, self.hparams.weight_decay)
-        opt = torch.optim.AdamW(groups, lr=self.hparams.lr)
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        warmup = int(math.ceil(self.hparams.warmup_ratio * total))
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda step: warmup_linear(step, total, warmup))
-        return {'optimizer': opt,
-                'lr_scheduler': {'scheduler': sched, 'interval': 'step'}}
 
 
-class PairProDAModule(_PairEvalMixin, L.LightningModule):
+class PairProDAModule(_PairEvalMixin, PromptedTrainingMixin,
+                      L.LightningModule):
     r"""Trains :class:`~pyg_proda.models.ProDAPairs`: ProDA's objective on
     its video heads plus the per-candidate loss on the pair logits,
 
@@ -412,20 +402,6 @@ class PairProDAModule(_PairEvalMixin, L.LightningModule):
             terms=terms)
         self.meter = self._make_meter()
 
-    def setup(self, stage: str) -> None:
-        sync = self.hparams.sync_norm
-        if sync is None:
-            sync = self._trainer is not None and self.trainer.world_size > 1
-        self.model.set_sync_norm(bool(sync))
-
-    def _step_seed(self) -> int:
-        rank = self.global_rank if self._trainer is not None else 0
-        return (self.hparams.seed * 1_000_003 + self.global_step * 101 +
-                rank) % (2**63 - 1)
-
-    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        torch.manual_seed(self._step_seed())
-
     def prompts(self, y: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
         r"""Training prompts and branch targets ``(sap, uap, y_s, y_u)``
         for video labels :obj:`y` ``[B, C]`` (see :obj:`train_prompt`)."""
@@ -458,18 +434,6 @@ class PairProDAModule(_PairEvalMixin, L.LightningModule):
             self.log(f'train/{k}', val, batch_size=B, prog_bar=k == 'loss')
         return terms['loss']
 
-    def label_free_prompt(self, view: SSGView,
-                          seed: Optional[int] = None) -> Tensor:
-        r"""The evaluation prompt of every video of :obj:`view`: drawn from
-        the video's index (``video_index``, or its position in the batch)
-        and the seed, never from its labels."""
-        B, C = view.num_graphs, self.model.num_classes
-        index = view.video_index if 'video_index' in view else \
-            torch.arange(B)
-        return random_prompt(B, C, self.hparams.spec_length,
-                             self.hparams.seed if seed is None else seed,
-                             view.x.device, index=index)
-
     def eval_forward(self, view: SSGView,
                      prompt_seed: Optional[int] = None) -> ProDAPairOutput:
         r"""Forward pass under the label-free prompts."""
@@ -498,7 +462,8 @@ class PairProDAModule(_PairEvalMixin, L.LightningModule):
         return float(charades_map(torch.cat(scores), torch.cat(labels))[0])
 
 
-class PairBaselineModule(_PairEvalMixin, L.LightningModule):
+class PairBaselineModule(_PairEvalMixin, WarmupAdamWMixin,
+                         L.LightningModule):
     r"""Trains the non-temporal :class:`~pyg_proda.models.PairBaseline`
     with the per-candidate loss (:func:`pair_loss`), AdamW and the same
     schedule as :class:`PairProDAModule`, and evaluates it with the same

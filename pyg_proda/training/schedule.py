@@ -1,6 +1,9 @@
-r"""Learning-rate schedule and optimiser parameter groups."""
-from typing import Iterable, List
+r"""Learning-rate schedule, optimiser parameter groups and the optimiser
+every SSG module of :mod:`pyg_proda.training` uses."""
+import math
+from typing import Any, Dict, Iterable, List
 
+import torch
 from torch import nn
 
 
@@ -27,3 +30,19 @@ def decay_groups(module: nn.Module, weight_decay: float,
         (no_decay if p.dim() <= 1 else decay).append(p)
     return [{'params': decay, 'weight_decay': weight_decay},
             {'params': no_decay, 'weight_decay': 0.0}]
+
+
+class WarmupAdamWMixin:
+    r"""``configure_optimizers`` of a LightningModule with a :obj:`model`
+    and the hyper-parameters ``lr``, ``weight_decay`` and ``warmup_ratio``:
+    AdamW over :func:`decay_groups`, with :func:`warmup_linear` stepped per
+    batch over the trainer's estimated steps."""
+    def configure_optimizers(self) -> Dict[str, Any]:
+        groups = decay_groups(self.model, self.hparams.weight_decay)
+        opt = torch.optim.AdamW(groups, lr=self.hparams.lr)
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = int(math.ceil(self.hparams.warmup_ratio * total))
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda step: warmup_linear(step, total, warmup))
+        return {'optimizer': opt,
+                'lr_scheduler': {'scheduler': sched, 'interval': 'step'}}
