@@ -60,11 +60,3 @@ def normalize_name(name: str) -> str:
     ``'closet/cabinet'`` both become ``'closetcabinet'``)."""
     return ''.join(ch for ch in name.lower()
                    if ch not in '/_' and not ch.isspace())
-
-
-def relation_group(global_id: int) -> Tuple[str, int]:
-    r"""Returns ``(group, in-group index)`` of an Action Genome relation."""
-    for group, (start, size) in AG_RELATION_GROUPS.items():
-        if start <= global_id < start + size:
-            return group, global_id - start
-    raise ValueError(f"Relation id {global_id} is outside 0..25")

@@ -252,13 +252,6 @@ def scenario_split(scene: str, scenario: int) -> str:
     return 'train' if name in train else 'test'
 
 
-def split_videos(videos: Sequence[CharadesVideo], split: str,
-                 scenario: Optional[int] = None) -> List[CharadesVideo]:
-    r"""Selects the videos of :obj:`split` from the pooled rows of both
-    Charades CSVs under a domain-shift :obj:`scenario`."""
-    return [v for v in videos if scenario_split(v.scene, scenario) == split]
-
-
 def read_charades_splits(raw_dir: str, splits: Sequence[str] = ('train',
                                                               'test'),
                          scenario: Optional[int] = None
