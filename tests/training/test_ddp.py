@@ -6,9 +6,10 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from pyg_proda.models import ProDA
+from pyg_proda.models import PairBaseline, ProDA
 from pyg_proda.nn import VGNorm
 from pyg_proda.training import ProDAModule, SSGDataModule
+from pyg_proda.training.pairs import PairBaselineModule
 
 pytestmark = pytest.mark.skipif(not dist.is_available(),
                                 reason='torch.distributed is not available')
@@ -40,6 +41,24 @@ def test_evaluation_counts_every_video_once(tmp_path):
     two = _test(module, dm, tmp_path / 'two', 2)
     for key in ('test/a_t_map', 'test/a_m_map',
                 'test/a_t_paper_protocol_map'):
+        assert abs(one[key] - two[key]) < 1e-4, (key, one[key], two[key])
+
+
+def test_pair_evaluation_counts_every_video_once(tmp_path):
+    # SportsHHI-shaped: the interaction mAP and Recall@K of 9 videos on 2
+    # processes (one video repeated by the sampler) equal one process's.
+    dm = SSGDataModule('synthetic_hhi', str(tmp_path / 'data'), batch_size=2,
+                       dataset_kwargs=dict(num_videos=9, log=False))
+    dm.prepare_data()
+    torch.manual_seed(0)
+    module = PairBaselineModule(PairBaseline(dm.in_channels, dm.num_classes,
+                                             dm.edge_dim, hidden_channels=8,
+                                             dropout=0.0),
+                                recall_ks=(1, 20))
+    one = _test(module, dm, tmp_path / 'one', 1)
+    two = _test(module, dm, tmp_path / 'two', 2)
+    assert 0 < one['test/pair_map'] < 100
+    for key in ('test/pair_map', 'test/recall@1', 'test/recall@20'):
         assert abs(one[key] - two[key]) < 1e-4, (key, one[key], two[key])
 
 

@@ -178,6 +178,28 @@ def trainer(tmp_path, epochs=1):
                      gradient_clip_val=5.0, deterministic=True)
 
 
+def test_meter_does_not_depend_on_batching(dataset):
+    # Fixed scores per candidate (from its own features): the metrics of
+    # the split are the same whatever the batch size.
+    w = torch.randn(7, 12, generator=torch.Generator().manual_seed(0))
+    results = []
+    for batch_size in (1, 3, 8):
+        meter = InteractionMeter(recall_ks=(1, 20))
+        for v in SSGLoader(dataset, batch_size=batch_size):
+            meter.update(v, (v.edge_attr[:, :7] @ w).sigmoid())
+        results.append(meter.compute())
+    for res in results[1:]:
+        for key in ('mAP', 'recall@1', 'recall@20'):
+            assert res[key] == pytest.approx(results[0][key], abs=1e-12)
+    # A batch without ids after batches with them is refused.
+    meter = InteractionMeter()
+    v = next(iter(SSGLoader(dataset, batch_size=2)))
+    meter.update(v, v.edge_target)
+    del v.video_index
+    with pytest.raises(ValueError, match="without 'video_index'"):
+        meter.update(v, v.edge_target)
+
+
 @pytest.mark.parametrize('train_prompt', ['spec', 'random'])
 def test_proda_module_trains_and_evaluates(tmp_path, dataset, train_prompt):
     loader = SSGLoader(dataset, batch_size=4, shuffle=True)
